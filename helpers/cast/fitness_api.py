@@ -1,0 +1,30 @@
+"""A Strava-like fitness API: the downstream resource every agent wants to reach."""
+
+from __future__ import annotations
+
+from flask import Flask, g, jsonify
+
+from .resource_server import ResourceServer
+
+AUDIENCE = "fitness-api"
+
+ACTIVITIES = {
+    "user-1-alice": [
+        {"id": 101, "type": "run", "km": 10.2, "minutes": 52},
+        {"id": 102, "type": "run", "km": 5.0, "minutes": 24},
+    ],
+    "user-2-bob": [{"id": 201, "type": "ride", "km": 42.0, "minutes": 95}],
+}
+
+
+def create_fitness_api(resource_server: ResourceServer) -> Flask:
+    app = Flask("lab-fitness-api")
+    app.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: "ok")
+
+    @app.get("/v1/athlete/activities")
+    @resource_server.protect("activities:read")
+    def activities():  # noqa: ANN202
+        # The token's subject decides whose data comes back: never a query parameter.
+        return jsonify(athlete=g.claims["sub"], activities=ACTIVITIES.get(g.claims["sub"], []))
+
+    return app

@@ -1,0 +1,130 @@
+"""The Fitness Coach web app: a confidential OAuth client built on authlib's Flask client.
+
+It is the only place that knows the client secret (read from its deployment environment,
+never sent to the browser) and the only holder of the user's tokens: the browser gets a
+session cookie, nothing more.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.flask_client import OAuth
+from flask import Flask, jsonify, redirect, request, session
+from joserfc.errors import JoseError
+
+from ..idp.seed import FRONTEND_SCOPE
+
+REQUIRED_ENV = (
+    "OAUTH_CLIENT_ID",
+    "OAUTH_CLIENT_SECRET",
+    "OAUTH_DISCOVERY_URL",
+    "OAUTH_REDIRECT_URI",
+    "AGENT_URL",
+)
+
+
+class _MemoryCache:
+    """Server-side store for authlib's state data (state, nonce, PKCE verifier).
+
+    Without a cache authlib keeps the PKCE verifier in the (signed, not encrypted)
+    session cookie, i.e. in the browser.
+    """
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            return self._data.get(key)
+
+    def set(self, key: str, value: Any, timeout: int | None = None) -> None:
+        with self._lock:
+            self._data[key] = value
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+
+class Frontend:
+    """The deployed web app: its Flask app plus the server-side token store."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        missing = [name for name in REQUIRED_ENV if not env.get(name)]
+        if missing:
+            raise RuntimeError(f"frontend not configured: missing {', '.join(missing)}")
+        self.env = dict(env)
+        self.sessions: dict[str, dict] = {}  # session id -> token response
+        self.app = Flask("lab-frontend")
+        self.app.secret_key = secrets.token_bytes(32)
+        self.app.config["SESSION_COOKIE_NAME"] = "frontend_session"
+        self.oauth = OAuth(self.app, cache=_MemoryCache())
+        self.oauth.register(
+            "lab_idp",
+            client_id=env["OAUTH_CLIENT_ID"],
+            client_secret=env["OAUTH_CLIENT_SECRET"],
+            server_metadata_url=env["OAUTH_DISCOVERY_URL"],
+            client_kwargs={"scope": FRONTEND_SCOPE, "code_challenge_method": "S256"},
+        )
+        self._routes()
+
+    @property
+    def idp(self) -> Any:
+        return self.oauth.lab_idp
+
+    def _routes(self) -> None:
+        app = self.app
+        app.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: "ok")
+        app.add_url_rule("/", view_func=self.home)
+        app.add_url_rule("/login", view_func=self.login)
+        app.add_url_rule("/callback", view_func=self.callback)
+        app.add_url_rule("/ask", view_func=self.ask, methods=["GET", "POST"])
+
+    def tokens_for(self) -> dict | None:
+        return self.sessions.get(session.get("sid", ""))
+
+    def home(self):  # noqa: ANN201 - Flask response
+        tokens = self.tokens_for()
+        if tokens is None:
+            return '<h1>Fitness Coach</h1><a id="login" href="/login">Sign in</a>'
+        name = tokens["userinfo"].get("name", tokens["userinfo"]["sub"])
+        return f'<h1>Fitness Coach</h1><p id="user">Signed in as {name}</p>'
+
+    def login(self):  # noqa: ANN201
+        # Step 1: authlib adds state, nonce and an S256 code_challenge to the redirect.
+        return self.idp.authorize_redirect(self.env["OAUTH_REDIRECT_URI"])
+
+    def callback(self):  # noqa: ANN201
+        # Steps 2-4: state check, code + secret + verifier at /token, id token check (nonce).
+        try:
+            token = self.idp.authorize_access_token()
+        except (AuthlibBaseError, JoseError) as exc:
+            error = getattr(exc, "error", None) or type(exc).__name__
+            description = getattr(exc, "description", None) or str(exc)
+            return jsonify(error=error, error_description=description), 400
+        sid = secrets.token_urlsafe(24)
+        self.sessions[sid] = token
+        session.clear()
+        session["sid"] = sid
+        return redirect("/")
+
+    def ask(self):  # noqa: ANN201
+        # Step 5: the access token travels to the agent in the Authorization header.
+        tokens = self.tokens_for()
+        if tokens is None:
+            return jsonify(error="login_required"), 401
+        prompt = request.values.get("prompt", "How should I train this week?")
+        resp = requests.post(
+            f"{self.env['AGENT_URL']}/invocations",
+            json={"prompt": prompt},
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+            timeout=10,
+        )
+        return jsonify(resp.json()), resp.status_code

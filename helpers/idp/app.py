@@ -1,0 +1,248 @@
+"""The lab identity provider: authlib's OAuth 2.0 / OIDC server framework on Flask.
+
+Endpoints: discovery, JWKS, login, authorize + consent, token, userinfo, revoke
+(RFC 7009), introspect (RFC 7662). Protocol rules live in authlib and in ``grants.py``;
+this module wires them to HTTP and to the lab's users and clients.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlencode
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import Flask, jsonify, redirect, request, session
+
+from ..clock import LabClock
+from ..jwt_check import TokenRejected, verify_jwt
+from . import pages
+from .grants import (
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    RefreshTokenGrant,
+    S256Required,
+    new_family,
+)
+from .keys import KeyRing
+from .models import Client, IssuedToken, Store
+from .tokens import REFRESH_TOKEN_TTL, JwtAccessTokenGenerator, LabOpenIDCode, user_claims
+
+
+class IdentityProvider:
+    """State plus the Flask app that serves it; one per lab."""
+
+    def __init__(self, issuer: str, clock: LabClock) -> None:
+        self.issuer = issuer
+        self.clock = clock
+        self.keys = KeyRing()
+        self.store = Store(clock)
+        self.server = self._authorization_server()
+        self.app = self._flask_app()
+
+    # -- authlib wiring -------------------------------------------------------------
+    def _authorization_server(self) -> AuthorizationServer:
+        server = AuthorizationServer(
+            query_client=self.store.clients.get, save_token=self._save_token
+        )
+        server.register_token_generator(
+            "default", JwtAccessTokenGenerator(self.issuer, self.keys, self.clock)
+        )
+        for grant in (AuthorizationCodeGrant, RefreshTokenGrant):
+            grant.store = self.store
+        server.register_grant(
+            AuthorizationCodeGrant,
+            [S256Required(required=True), LabOpenIDCode(self.issuer, self.keys, self.store)],
+        )
+        server.register_grant(RefreshTokenGrant)
+        server.register_grant(ClientCredentialsGrant)
+        server.register_endpoint(self._endpoint(RevocationEndpoint))
+        server.register_endpoint(self._endpoint(IntrospectionEndpoint))
+        return server
+
+    def _endpoint(self, base: type) -> type:
+        """Revocation and introspection share one token lookup over the store."""
+        store, issuer = self.store, self.issuer
+
+        class Endpoint(base):
+            CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+            def query_token(self, token_string: str, token_type_hint: str | None):
+                return store.tokens.get(token_string)
+
+            def revoke_token(self, token: IssuedToken, request) -> None:  # noqa: ANN001
+                token.revoked = True
+
+            def check_permission(self, token: IssuedToken, client: Client, request) -> bool:  # noqa: ANN001
+                return client.can_introspect or token.client_id == client.client_id
+
+            def introspect_token(self, token: IssuedToken) -> dict:
+                return {
+                    "active": True,
+                    "client_id": token.client_id,
+                    "scope": token.scope,
+                    "sub": token.user_id or token.client_id,
+                    "token_type": token.kind,
+                    "exp": int(token.expires_at),
+                    "iat": int(token.issued_at),
+                    "iss": issuer,
+                }
+
+        return Endpoint
+
+    def _save_token(self, token: dict, request) -> None:  # noqa: ANN001
+        """Record both credentials of a token response, tied to one grant family."""
+        code = getattr(request, "authorization_code", None)
+        previous = getattr(request, "refresh_token", None)
+        family = previous.family if previous else new_family()
+        if code is not None:
+            code.family = family
+        user_id = request.user.user_id if request.user else None
+        now = self.clock.now()
+        common = dict(
+            client_id=request.client.client_id,
+            user_id=user_id,
+            scope=token["scope"],
+            issued_at=now,
+            family=family,
+            clock=self.clock,
+        )
+        access = token["access_token"]
+        self.store.tokens[access] = IssuedToken(
+            "access_token", access, expires_at=now + token["expires_in"], **common
+        )
+        if "refresh_token" in token:
+            refresh = token["refresh_token"]
+            self.store.tokens[refresh] = IssuedToken(
+                "refresh_token", refresh, expires_at=now + REFRESH_TOKEN_TTL, **common
+            )
+
+    # -- HTTP ---------------------------------------------------------------------
+    def _flask_app(self) -> Flask:
+        app = Flask("lab-idp")
+        app.secret_key = secrets.token_bytes(32)
+        app.config["SESSION_COOKIE_NAME"] = "idp_session"
+        routes = {
+            "/healthz": (lambda: "ok", ["GET"]),
+            "/.well-known/openid-configuration": (self.discovery, ["GET"]),
+            "/jwks": (lambda: jsonify(self.keys.jwks()), ["GET"]),
+            "/login": (self.login, ["GET", "POST"]),
+            "/authorize": (self.authorize, ["GET", "POST"]),
+            "/token": (self.token, ["POST"]),
+            "/userinfo": (self.userinfo, ["GET", "POST"]),
+            "/revoke": (self.revoke, ["POST"]),
+            "/introspect": (self.introspect, ["POST"]),
+        }
+        for path, (view, methods) in routes.items():
+            app.add_url_rule(path, endpoint=path, view_func=view, methods=methods)
+        return app
+
+    def discovery(self):  # noqa: ANN201 - Flask response
+        i = self.issuer
+        return jsonify(
+            {
+                "issuer": i,
+                "authorization_endpoint": f"{i}/authorize",
+                "token_endpoint": f"{i}/token",
+                "userinfo_endpoint": f"{i}/userinfo",
+                "jwks_uri": f"{i}/jwks",
+                "revocation_endpoint": f"{i}/revoke",
+                "introspection_endpoint": f"{i}/introspect",
+                "response_types_supported": ["code"],
+                "response_modes_supported": ["query"],
+                "grant_types_supported": [
+                    "authorization_code",
+                    "refresh_token",
+                    "client_credentials",
+                ],
+                "code_challenge_methods_supported": ["S256"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+                "scopes_supported": [
+                    "openid",
+                    "profile",
+                    "email",
+                    "offline_access",
+                    "agent:invoke",
+                    "activities:read",
+                ],
+                "claims_supported": ["sub", "name", "preferred_username", "email"],
+            }
+        )
+
+    def login(self):  # noqa: ANN201
+        next_url = request.values.get("next", "")
+        if not next_url.startswith("/authorize"):
+            next_url = "/authorize"  # only ever bounce back into our own authorize page
+        if request.method == "GET":
+            return pages.login_page("/login", next_url)
+        user = self.store.user_by_name(request.form.get("username", ""))
+        if user is None or not secrets.compare_digest(
+            user.password, request.form.get("password", "")
+        ):
+            return pages.login_page("/login", next_url, "Unknown user or wrong password."), 401
+        session.clear()  # a fresh session on login defeats session fixation
+        session.update(
+            user_id=user.user_id, auth_time=int(self.clock.now()), csrf=secrets.token_urlsafe(16)
+        )
+        return redirect(next_url)
+
+    def authorize(self):  # noqa: ANN201
+        user = self.store.users.get(session.get("user_id", ""))
+        try:
+            grant = self.server.get_consent_grant(end_user=user)
+        except OAuth2Error as error:
+            if error.redirect_uri:  # a trusted redirect URI: tell the client (RFC 6749 §4.1.2.1)
+                return self.server.handle_error_response(request, error)
+            return pages.error_page(error.error, error.get_error_description()), 400
+        if user is None:
+            return redirect("/login?" + urlencode({"next": request.full_path}))
+        if request.method == "GET":
+            scopes = grant.request.scope.split()
+            return pages.consent_page(grant.client.client_name, user.name, scopes, session["csrf"])
+        if not secrets.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
+            return pages.error_page("invalid_request", "Consent form expired; start again."), 400
+        allowed = request.form.get("decision") == "allow"
+        grant.request.user_auth_time = session["auth_time"]
+        return self.server.create_authorization_response(
+            grant_user=user if allowed else None, grant=grant
+        )
+
+    def token(self):  # noqa: ANN201
+        self.store.token_requests += 1
+        return self.server.create_token_response()
+
+    def revoke(self):  # noqa: ANN201
+        return self.server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
+
+    def introspect(self):  # noqa: ANN201
+        return self.server.create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
+
+    def userinfo(self):  # noqa: ANN201
+        """OIDC UserInfo: a bearer access token minted for this endpoint, not revoked."""
+        auth = request.headers.get("Authorization", "")
+        raw = auth[7:] if auth[:7].lower() == "bearer " else ""
+        try:
+            claims = verify_jwt(
+                raw,
+                jwks=self.keys.jwks(),
+                issuer=self.issuer,
+                audience=f"{self.issuer}/userinfo",
+                now=self.clock.now(),
+                required_scope="openid",
+            )
+            record = self.store.tokens.get(raw)
+            if record is None or record.revoked:
+                raise TokenRejected("revoked", "This token was revoked.")
+        except TokenRejected as exc:
+            resp = jsonify(error=exc.error, error_description=exc.explanation)
+            resp.status_code = 403 if exc.error == "insufficient_scope" else 401
+            resp.headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
+            return resp
+        return jsonify(user_claims(self.store.users[claims["sub"]], claims["scope"]))

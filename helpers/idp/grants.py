@@ -1,0 +1,114 @@
+"""Grants tightened to RFC 9700 (OAuth 2.0 Security BCP) where authlib's defaults are looser.
+
+- PKCE is mandatory and S256-only: authlib accepts ``plain`` and lets a confidential
+  client skip PKCE entirely.
+- Codes live 60 s and are single-use; a replayed code revokes what it issued (RFC 6749 §4.1.2).
+- Refresh tokens rotate; presenting a rotated one revokes the whole family (RFC 9700 §4.14).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+
+from .models import AuthorizationCode, Client, IssuedToken, Store, User
+
+CODE_TTL = 60
+
+
+class S256Required(CodeChallenge):
+    """PKCE for every client, S256 only (RFC 9700 §2.1.1)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri: str) -> None:  # noqa: ANN001
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge (S256).")
+        if data.get("code_challenge_method") != "S256":
+            # An absent method means "plain" (RFC 7636 §4.3), which would put the
+            # verifier itself in the URL.
+            raise InvalidRequestError("code_challenge_method must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    store: Store  # set by the IdP when it registers the grant
+
+    def save_authorization_code(self, code: str, request) -> None:  # noqa: ANN001
+        data = request.payload.data
+        now = self.store.clock.now()
+        self.store.codes[code] = AuthorizationCode(
+            code=code,
+            client_id=request.client.client_id,
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope,
+            user_id=request.user.user_id,
+            nonce=data.get("nonce"),
+            auth_time=int(request.user_auth_time),
+            code_challenge=data["code_challenge"],
+            code_challenge_method=data["code_challenge_method"],
+            expires_at=now + CODE_TTL,
+        )
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        with self.store.lock:
+            found = self.store.codes.get(code)
+            if found is None or found.client_id != client.client_id:
+                return None
+            if found.used:
+                # Someone replays a redeemed code: assume it leaked and kill what it bought.
+                if found.family:
+                    self.store.revoke_family(found.family)
+                return None
+            if self.store.clock.now() >= found.expires_at:
+                return None
+            found.used = True  # claimed now, so two racing redemptions cannot both win
+            return found
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        # Keep the spent code: its record is how a later replay is recognised.
+        pass
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
+        return self.store.users.get(authorization_code.user_id)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+    store: Store
+
+    def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken | None:
+        with self.store.lock:
+            found = self.store.tokens.get(refresh_token)
+            if found is None or found.kind != "refresh_token" or found.revoked:
+                return None
+            if found.rotated:
+                # Reuse of a rotated token: either the client or a thief holds a stale
+                # copy; we cannot tell which, so the whole family dies (RFC 9700 §4.14.2).
+                self.store.revoke_family(found.family)
+                return None
+            if found.is_expired():
+                return None
+            found.rotated = True  # claimed now: a concurrent second use counts as reuse
+            return found
+
+    def authenticate_user(self, refresh_token: IssuedToken) -> User | None:
+        return self.store.users.get(refresh_token.user_id or "")
+
+    def revoke_old_credential(self, refresh_token: IssuedToken) -> None:
+        # The old refresh token is already marked rotated; its access token stays valid
+        # until it expires, as with any bearer token already handed out.
+        pass
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def new_family() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,114 @@
+"""Access and ID tokens signed on the lab clock.
+
+authlib's stock generators read ``time.time()``; the lab must be able to fast-forward,
+so these subclasses supply ``iat``/``exp`` from the lab clock and leave signing to joserfc.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oidc.core import OpenIDCode
+from joserfc import jwt
+
+from ..clock import LabClock
+from .keys import KeyRing
+from .models import Client, Store, User
+
+ACCESS_TOKEN_TTL = 3600
+ID_TOKEN_TTL = 3600
+REFRESH_TOKEN_TTL = 30 * 24 * 3600
+
+# Scopes that grant access to an API map to that API's audience (RFC 9068 §3 lets the
+# server infer the resource from the scope; RFC 8707 resource indicators are not needed).
+SCOPE_AUDIENCES = {
+    "agent:invoke": "fitness-agent",
+    "activities:read": "fitness-api",
+    "activities:write": "fitness-api",
+}
+
+
+def audiences_for(scope: str, issuer: str) -> list[str]:
+    auds = sorted({SCOPE_AUDIENCES[s] for s in scope.split() if s in SCOPE_AUDIENCES})
+    if "openid" in scope.split():
+        auds.append(f"{issuer}/userinfo")
+    return auds
+
+
+class JwtAccessTokenGenerator(BearerTokenGenerator):
+    """RFC 9068 access tokens: ``typ: at+jwt`` with iss, sub, aud, scope, client_id, jti."""
+
+    def __init__(self, issuer: str, keys: KeyRing, clock: LabClock) -> None:
+        super().__init__(self._access_token, self._refresh_token, self._expires_in)
+        self.issuer, self.keys, self.clock = issuer, keys, clock
+
+    @staticmethod
+    def _expires_in(client: Client, grant_type: str) -> int:
+        return ACCESS_TOKEN_TTL
+
+    @staticmethod
+    def _refresh_token(**_: object) -> str:
+        return uuid.uuid4().hex + uuid.uuid4().hex
+
+    def _access_token(self, client: Client, grant_type: str, user: User | None, scope: str) -> str:
+        now = int(self.clock.now())
+        claims = {
+            "iss": self.issuer,
+            "sub": user.get_user_id() if user else client.get_client_id(),
+            "aud": audiences_for(scope, self.issuer),
+            "scope": scope,
+            "client_id": client.get_client_id(),
+            "iat": now,
+            "nbf": now,
+            "exp": now + ACCESS_TOKEN_TTL,
+            "jti": uuid.uuid4().hex,
+        }
+        header = {"alg": "RS256", "typ": "at+jwt", "kid": self.keys.current_kid}
+        return jwt.encode(header, claims, self.keys.current)
+
+
+class LabOpenIDCode(OpenIDCode):
+    """OIDC on top of the code grant: id_token with nonce, at_hash and user claims."""
+
+    def __init__(self, issuer: str, keys: KeyRing, store: Store) -> None:
+        super().__init__(require_nonce=True)
+        self.issuer, self.keys, self.store = issuer, keys, store
+
+    def exists_nonce(self, nonce: str, request: object) -> bool:
+        # A nonce seen before in a code of this client is a replayed authorization request.
+        return any(c.nonce == nonce for c in self.store.codes.values())
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return "RS256"
+
+    def resolve_client_private_key(self, client: Client):  # noqa: ANN201 - joserfc key
+        return self.keys.current
+
+    def get_encode_header(self, client: Client) -> dict:
+        return {"alg": "RS256", "typ": "JWT", "kid": self.keys.current_kid}
+
+    def get_client_claims(self, client: Client) -> dict:
+        now = int(self.store.clock.now())
+        return {
+            "iss": self.issuer,
+            "aud": [client.get_client_id()],
+            "iat": now,
+            "exp": now + ID_TOKEN_TTL,
+            "azp": client.get_client_id(),
+        }
+
+    def generate_user_info(self, user: User, scope: str) -> dict:
+        return user_claims(user, scope)
+
+
+def user_claims(user: User, scope: str) -> dict:
+    """Standard OIDC claims released for the granted scopes (also served at /userinfo)."""
+    scopes = scope.split()
+    claims: dict[str, str] = {"sub": user.get_user_id()}
+    if "profile" in scopes:
+        claims["name"] = user.name
+        claims["preferred_username"] = user.username
+    if "email" in scopes:
+        claims["email"] = user.email
+    return claims

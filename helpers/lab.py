@@ -1,0 +1,168 @@
+"""The lab: every service a notebook needs, started on 127.0.0.1 and stopped cleanly.
+
+``lab = start_lab()`` in a notebook (or ``with start_lab() as lab:`` in a script) starts
+the identity provider and the cast, exports the endpoint variables, and registers a stop
+at interpreter exit. Starting a lab again first stops the previous one, so re-running a
+start cell never leaves a server behind.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import time
+from dataclasses import dataclass
+
+from .browser import ScriptedBrowser
+from .cast import agent, fitness_api
+from .cast.frontend import Frontend
+from .cast.resource_server import ResourceServer
+from .clock import LabClock
+from .idp import seed
+from .idp.app import IdentityProvider
+from .masking import mask
+from .serving import BackgroundServer
+
+_current: Lab | None = None
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    issuer: str
+    frontend: str
+    agent: str
+    fitness_api: str
+
+    @property
+    def discovery(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+
+class Lab:
+    """Handles to the running services, the lab clock and the levers tests pull."""
+
+    def __init__(self) -> None:
+        began = time.perf_counter()
+        self.clock = LabClock()
+        self._servers = {
+            name: BackgroundServer(name) for name in ("idp", "frontend", "agent", "fitness_api")
+        }
+        urls = {name: s.url for name, s in self._servers.items()}
+        self.urls = Endpoints(issuer=urls.pop("idp"), **urls)
+        self.idp = IdentityProvider(self.urls.issuer, self.clock)
+        self._seed()
+        self.frontend = Frontend(self.frontend_env())
+        self.agent_rs = self._resource_server("fitness-agent", agent.AUDIENCE)
+        self.fitness_rs = self._resource_server("fitness-api", fitness_api.AUDIENCE)
+        apps = {
+            "idp": self.idp.app,
+            "frontend": self.frontend.app,
+            "agent": agent.create_agent(self.agent_rs),
+            "fitness_api": fitness_api.create_fitness_api(self.fitness_rs),
+        }
+        for name, server in self._servers.items():
+            server.start(apps[name])
+        for server in self._servers.values():
+            server.wait_ready()
+        self.ready_after_s = time.perf_counter() - began
+        self.stopped = False
+
+    def _seed(self) -> None:
+        store = self.idp.store
+        for user in seed.USERS:
+            store.add_user(user)
+        store.add_client(seed.frontend_client(f"{self.urls.frontend}/callback", seed.new_secret()))
+        store.add_client(seed.resource_server_client("fitness-agent", "Fitness Coach agent"))
+        store.add_client(seed.resource_server_client("fitness-api", "Fitness API"))
+        store.add_client(seed.machine_client("reporting-job", "activities:read"))
+
+    def _resource_server(self, client_id: str, audience: str) -> ResourceServer:
+        creds = (client_id, self.client_secret(client_id))
+        return ResourceServer(
+            name=audience,
+            audience=audience,
+            issuer=self.urls.issuer,
+            introspection_auth=creds,
+            clock=self.clock,
+        )
+
+    # -- configuration the way a deployment would inject it ------------------------
+    def client_secret(self, client_id: str) -> str:
+        return self.idp.store.clients[client_id].client_secret
+
+    def frontend_env(self) -> dict[str, str]:
+        """The frontend's deployment environment (what an IaC template would inject)."""
+        return {
+            "OAUTH_CLIENT_ID": seed.FRONTEND_CLIENT_ID,
+            "OAUTH_CLIENT_SECRET": self.client_secret(seed.FRONTEND_CLIENT_ID),
+            "OAUTH_DISCOVERY_URL": self.urls.discovery,
+            "OAUTH_REDIRECT_URI": f"{self.urls.frontend}/callback",
+            "AGENT_URL": self.urls.agent,
+        }
+
+    def env(self) -> dict[str, str]:
+        """Endpoint variables for client code (never secrets)."""
+        return {
+            "LAB_OIDC_ISSUER": self.urls.issuer,
+            "LAB_OIDC_DISCOVERY_URL": self.urls.discovery,
+            "LAB_FRONTEND_URL": self.urls.frontend,
+            "LAB_AGENT_URL": self.urls.agent,
+            "LAB_FITNESS_API_URL": self.urls.fitness_api,
+        }
+
+    # -- levers ---------------------------------------------------------------------
+    def rotate_client_secret(self, client_id: str = seed.FRONTEND_CLIENT_ID) -> str:
+        """Issue a new secret at the IdP; the running frontend still holds the old one."""
+        self.idp.store.clients[client_id].client_secret = seed.new_secret()
+        return mask(self.client_secret(client_id))
+
+    def redeploy_frontend(self) -> float:
+        """Restart the frontend with a freshly rendered environment; returns seconds taken.
+
+        Like a real redeploy, in-memory sessions of the old instance are gone.
+        """
+        began = time.perf_counter()
+        self.frontend = Frontend(self.frontend_env())
+        self._servers["frontend"].app = self.frontend.app
+        self._servers["frontend"].wait_ready()
+        return time.perf_counter() - began
+
+    def browser(self) -> ScriptedBrowser:
+        return ScriptedBrowser()
+
+    # -- lifecycle --------------------------------------------------------------------
+    def stop(self) -> None:
+        if self.stopped:
+            return
+        for server in self._servers.values():
+            server.stop()
+        for name in self.env():
+            os.environ.pop(name, None)
+        self.stopped = True
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self.stopped else "running"
+        lines = [f"Lab ({state})"] + [f"  {k:<14} {v}" for k, v in vars(self.urls).items()]
+        return "\n".join(lines)
+
+
+def start_lab() -> Lab:
+    """Start (or restart) the lab and export its endpoint variables."""
+    global _current
+    if _current is not None:
+        _current.stop()
+    _current = Lab()
+    os.environ.update(_current.env())
+    return _current
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    if _current is not None:
+        _current.stop()
