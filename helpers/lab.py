@@ -13,6 +13,8 @@ import os
 import time
 from dataclasses import dataclass
 
+import requests
+
 from .browser import ScriptedBrowser
 from .cast import agent, fitness_api
 from .cast.frontend import Frontend
@@ -51,7 +53,7 @@ class Lab:
         self.urls = Endpoints(issuer=urls.pop("idp"), **urls)
         self.idp = IdentityProvider(self.urls.issuer, self.clock)
         self._seed()
-        self.frontend = Frontend(self.frontend_env())
+        self.frontend = Frontend(self.frontend_env(), self.clock)
         self.agent_rs = self._resource_server("fitness-agent", agent.AUDIENCE)
         self.fitness_rs = self._resource_server("fitness-api", fitness_api.AUDIENCE)
         apps = {
@@ -122,10 +124,21 @@ class Lab:
         Like a real redeploy, in-memory sessions of the old instance are gone.
         """
         began = time.perf_counter()
-        self.frontend = Frontend(self.frontend_env())
+        self.frontend = Frontend(self.frontend_env(), self.clock)
         self._servers["frontend"].app = self.frontend.app
         self._servers["frontend"].wait_ready()
         return time.perf_counter() - began
+
+    def health(self) -> dict[str, str]:
+        """Each service's own answer at /healthz (or why it gave none)."""
+        report = {}
+        for name, server in self._servers.items():
+            try:
+                resp = requests.get(f"{server.url}/healthz", timeout=2)
+                report[name] = "ok" if resp.ok else f"HTTP {resp.status_code}"
+            except requests.RequestException as exc:
+                report[name] = f"down ({type(exc).__name__})"
+        return report
 
     def browser(self) -> ScriptedBrowser:
         return ScriptedBrowser()

@@ -14,10 +14,12 @@ from typing import Any
 
 import requests
 from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.flask_client import OAuth
+from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
+from authlib.oidc.core import CodeIDToken
 from flask import Flask, jsonify, redirect, request, session
 from joserfc.errors import JoseError
 
+from ..clock import LabClock
 from ..idp.seed import FRONTEND_SCOPE
 
 REQUIRED_ENV = (
@@ -53,10 +55,41 @@ class _MemoryCache:
             self._data.pop(key, None)
 
 
+class _LabClockClient(FlaskOAuth2App):
+    """authlib's client, checking id-token times on the lab clock instead of the wall clock.
+
+    The IdP stamps ``iat``/``exp`` from the lab clock; after a fast-forward, a wall-clock
+    check would see every new id token as "issued in the future".
+    """
+
+    lab_clock: LabClock
+
+    def parse_id_token(
+        self,
+        token: dict,
+        nonce: str,
+        claims_options: Any = None,
+        claims_cls: Any = None,
+        leeway: int = 120,
+    ) -> Any:
+        clock, access_token = self.lab_clock, token.get("access_token")
+
+        class OnLabClock(CodeIDToken):
+            def validate(self, now: float | None = None, leeway: int = 0) -> None:
+                self.params["access_token"] = access_token  # keep at_hash checked
+                super().validate(now=int(clock.now()), leeway=leeway)
+
+        return super().parse_id_token(token, nonce, claims_options, OnLabClock, leeway)
+
+
+class _LabOAuth(OAuth):
+    oauth2_client_cls = _LabClockClient
+
+
 class Frontend:
     """The deployed web app: its Flask app plus the server-side token store."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], clock: LabClock) -> None:
         missing = [name for name in REQUIRED_ENV if not env.get(name)]
         if missing:
             raise RuntimeError(f"frontend not configured: missing {', '.join(missing)}")
@@ -65,7 +98,7 @@ class Frontend:
         self.app = Flask("lab-frontend")
         self.app.secret_key = secrets.token_bytes(32)
         self.app.config["SESSION_COOKIE_NAME"] = "frontend_session"
-        self.oauth = OAuth(self.app, cache=_MemoryCache())
+        self.oauth = _LabOAuth(self.app, cache=_MemoryCache())
         self.oauth.register(
             "lab_idp",
             client_id=env["OAUTH_CLIENT_ID"],
@@ -73,6 +106,7 @@ class Frontend:
             server_metadata_url=env["OAUTH_DISCOVERY_URL"],
             client_kwargs={"scope": FRONTEND_SCOPE, "code_challenge_method": "S256"},
         )
+        self.idp.lab_clock = clock
         self._routes()
 
     @property
@@ -89,6 +123,12 @@ class Frontend:
 
     def tokens_for(self) -> dict | None:
         return self.sessions.get(session.get("sid", ""))
+
+    def session_tokens(self, cookie: str) -> dict | None:
+        """Server-side view: the tokens held for the browser presenting this session cookie."""
+        serializer = self.app.session_interface.get_signing_serializer(self.app)
+        sid = serializer.loads(cookie).get("sid", "") if serializer else ""
+        return self.sessions.get(sid)
 
     def home(self):  # noqa: ANN201 - Flask response
         tokens = self.tokens_for()

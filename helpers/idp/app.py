@@ -18,6 +18,7 @@ from flask import Flask, jsonify, redirect, request, session
 
 from ..clock import LabClock
 from ..jwt_check import TokenRejected, verify_jwt
+from ..masking import mask
 from . import pages
 from .grants import (
     AuthorizationCodeGrant,
@@ -29,6 +30,20 @@ from .grants import (
 from .keys import KeyRing
 from .models import Client, IssuedToken, Store
 from .tokens import REFRESH_TOKEN_TTL, JwtAccessTokenGenerator, LabOpenIDCode, user_claims
+
+
+def _describe_token_request() -> dict[str, str]:
+    """What reached /token, masked: lets a notebook show step 3 without leaking it."""
+    auth = request.authorization
+    seen = {"client_auth": "client_secret_basic" if auth else "client_secret_post or none"}
+    if auth:
+        seen.update(client_id=auth.username or "", client_secret=mask(auth.password or ""))
+    for name, value in request.form.items():
+        seen[name] = value if name in _SHOWN_AS_IS else mask(value)
+    return seen
+
+
+_SHOWN_AS_IS = {"grant_type", "client_id", "redirect_uri", "scope", "token_type_hint"}
 
 
 class IdentityProvider:
@@ -115,6 +130,10 @@ class IdentityProvider:
         )
         if "refresh_token" in token:
             refresh = token["refresh_token"]
+            # A narrowed refresh narrows the access token only: the new refresh token keeps
+            # the scope of the one it replaces (RFC 6749 §6).
+            if previous is not None:
+                common["scope"] = previous.scope
             self.store.tokens[refresh] = IssuedToken(
                 "refresh_token", refresh, expires_at=now + REFRESH_TOKEN_TTL, **common
             )
@@ -215,7 +234,7 @@ class IdentityProvider:
         )
 
     def token(self):  # noqa: ANN201
-        self.store.token_requests += 1
+        self.store.token_log.append(_describe_token_request())
         return self.server.create_token_response()
 
     def revoke(self):  # noqa: ANN201

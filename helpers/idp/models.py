@@ -140,7 +140,12 @@ class Store:
         self.clients: dict[str, Client] = {}
         self.codes: dict[str, AuthorizationCode] = {}
         self.tokens: dict[str, IssuedToken] = {}
-        self.token_requests = 0  # lets tests prove a client aborted before calling /token
+        # Every /token request, masked: shows step 3 and proves a client aborted before it.
+        self.token_log: list[dict[str, str]] = []
+
+    @property
+    def token_requests(self) -> int:
+        return len(self.token_log)
 
     def add_user(self, user: User) -> None:
         self.users[user.user_id] = user

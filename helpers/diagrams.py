@@ -1,0 +1,219 @@
+"""Teaching diagrams, drawn with matplotlib so they render offline and identically each run.
+
+Figures are closed in pyplot before they are returned: a notebook cell that ends with
+``login_sequence(2)`` then shows the figure once (as the cell's value), not twice.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from matplotlib import pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+LOGIN_STEPS: list[str] = [
+    "The user opens the app (the frontend) in the browser.",
+    "The frontend redirects the browser to the identity provider to log in and consent, "
+    "sending client_id, state, nonce and a PKCE code_challenge (S256).",
+    "The identity provider redirects the browser back to the frontend with a one-time code "
+    "and the same state.",
+    "The frontend swaps the code for tokens, proving itself with its client secret and the "
+    "PKCE code_verifier.",
+    "The identity provider returns an ID token, an access token and a refresh token.",
+    "The frontend calls the agent with Authorization: Bearer <access token>.",
+]
+
+_LANES = {"browser": 1.0, "frontend": 4.2, "idp": 7.4, "agent": 10.2}
+_LANE_TITLES = {
+    "browser": "User / Browser",
+    "frontend": "Frontend",
+    "idp": "Identity provider",
+    "agent": "Agent",
+}
+# (step, from, to, label); a step can take two hops through the browser (redirects).
+_MESSAGES = [
+    (0, "browser", "frontend", "open the app"),
+    (1, "frontend", "browser", "302 redirect to the identity provider"),
+    (1, "browser", "idp", "GET /authorize?client_id, state, nonce, code_challenge (S256)"),
+    (2, "idp", "browser", "302 redirect back: ?code=…&state=…"),
+    (2, "browser", "frontend", "GET /callback?code=…&state=…"),
+    (3, "frontend", "idp", "POST /token: client_id + client_secret + code + code_verifier"),
+    (4, "idp", "frontend", "id_token, access_token, refresh_token"),
+    (5, "frontend", "agent", "Authorization: Bearer <access token>"),
+]
+_HIGHLIGHT = "#c2410c"
+_NORMAL = "#1f2937"
+_MUTED = "#b8bcc4"
+
+
+def login_sequence(step: int | None = None) -> Figure:
+    """The browser login as a numbered sequence diagram; ``step`` is highlighted."""
+    if step is not None and not 0 <= step < len(LOGIN_STEPS):
+        raise ValueError(f"step must be between 0 and {len(LOGIN_STEPS) - 1}")
+    fig, ax = plt.subplots(figsize=(11, 5))
+    plt.close(fig)
+    top = len(_MESSAGES) + 0.9
+    y = float(len(_MESSAGES))
+    for number, source, target, label in _MESSAGES:
+        if (number, source) == (2, "idp"):
+            _draw_note(ax, "idp", y, "user logs in + consents", _colour(1, step))  # login is step 1
+            y -= 0.5
+        _draw_message(ax, y, number, source, target, label, step)
+        y -= 0.85
+    bottom = y + 0.45
+    _draw_lanes(ax, top, bottom)
+    caption = "Log in with OAuth 2.0 authorization code + PKCE"
+    if step is not None:
+        caption = f"Step {step}: {LOGIN_STEPS[step]}"
+    caption_y = bottom - 0.45
+    ax.text(5.6, caption_y, textwrap.fill(caption, 100), ha="center", va="center", fontsize=10.5)
+    ax.set_xlim(0, 11.2)
+    ax.set_ylim(caption_y - 0.4, top + 0.4)
+    ax.axis("off")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.02)
+    return fig
+
+
+def _colour(number: int, step: int | None) -> str:
+    if step is None:
+        return _NORMAL
+    return _HIGHLIGHT if number == step else _MUTED
+
+
+def _draw_lanes(ax: Axes, top: float, bottom: float) -> None:
+    for lane, x in _LANES.items():
+        ax.plot([x, x], [bottom, top], color="#9ca3af", linestyle="--", linewidth=1, zorder=0)
+        ax.text(
+            x,
+            top,
+            _LANE_TITLES[lane],
+            ha="center",
+            va="center",
+            fontsize=11,
+            fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.4", "facecolor": "#e5e7eb", "edgecolor": "#6b7280"},
+        )
+
+
+def _draw_note(ax: Axes, lane: str, y: float, text: str, colour: str) -> None:
+    ax.text(
+        _LANES[lane],
+        y,
+        text,
+        ha="center",
+        va="center",
+        fontsize=9,
+        color=colour,
+        bbox={"boxstyle": "round,pad=0.3", "facecolor": "#fffbeb", "edgecolor": colour},
+    )
+
+
+def _draw_message(
+    ax: Axes, y: float, number: int, source: str, target: str, label: str, step: int | None
+) -> None:
+    colour = _colour(number, step)
+    bold = step is not None and number == step
+    x0, x1 = _LANES[source], _LANES[target]
+    ax.annotate(
+        "",
+        xy=(x1, y),
+        xytext=(x0, y),
+        arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 2.4 if bold else 1.4},
+    )
+    ax.text(
+        (x0 + x1) / 2,
+        y + 0.1,
+        label,
+        ha="center",
+        va="bottom",
+        fontsize=9.5,
+        color=colour,
+        fontweight="bold" if bold else "normal",
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+    )
+    ax.text(  # step numbers sit in a margin left of the browser, clear of every arrow
+        0.3,
+        y + 0.2,
+        str(number),
+        ha="center",
+        va="center",
+        fontsize=9,
+        color="white",
+        fontweight="bold",
+        bbox={"boxstyle": "circle,pad=0.25", "facecolor": colour, "edgecolor": colour},
+    )
+
+
+_DEFAULT_LIFETIMES = {"code": 60.0, "access": 3600.0, "refresh": 30 * 86400.0, "id": 3600.0}
+_AXIS_END = 365 * 86400.0
+_TICKS = {
+    1: "1 s",
+    60: "1 min",
+    3600: "1 h",
+    86400: "1 day",
+    30 * 86400: "30 days",
+    _AXIS_END: "1 year",
+}
+
+
+def blast_radius_timeline(lifetimes: dict[str, float] | None = None) -> Figure:
+    """How long each leaked credential stays useful to an attacker, and for what."""
+    life = {**_DEFAULT_LIFETIMES, **(lifetimes or {})}
+    rows = [
+        ("Authorization code", life["code"], "#15803d",
+         "single use, and useless without the client secret + PKCE code_verifier"),
+        ("ID token", life["id"], "#ca8a04",
+         "who the user is (name, email): a privacy leak, but no API access"),
+        ("Access token", life["access"], "#ea580c",
+         "call the APIs as the user, until it expires"),
+        ("Refresh token", life["refresh"], "#dc2626",
+         "mint new access tokens until revoked or expired"),
+        ("Client secret", _AXIS_END, "#7f1d1d",
+         "exchange stolen codes for tokens, until someone rotates it (redeploy)"),
+    ]  # fmt: skip
+    fig, ax = plt.subplots(figsize=(11, 5.2))
+    plt.close(fig)
+    for y, (name, seconds, colour, text) in enumerate(reversed(rows)):
+        ax.barh(y, seconds - 1, left=1, height=0.38, color=colour)
+        ax.text(1.15, y + 0.26, text, va="bottom", fontsize=9.5)
+        ax.text(seconds * 1.12, y, _ttl_words(name, seconds), va="center", fontsize=9)
+    _mark_rotation(ax, y=1, cut=life["access"], end=life["refresh"])
+    ax.set_yticks(range(len(rows)), [name for name, *_ in reversed(rows)], fontsize=10.5)
+    ax.set_xscale("log")
+    ax.set_xlim(1, _AXIS_END * 12)
+    ax.set_xticks(list(_TICKS), list(_TICKS.values()))
+    ax.minorticks_off()
+    ax.set_ylim(-0.6, len(rows) - 0.2)
+    ax.set_xlabel("how long after the leak it still works (log scale)")
+    ax.set_title("Blast radius: what a leaked credential lets an attacker do, and for how long")
+    ax.grid(axis="x", color="#e5e7eb")
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def _ttl_words(name: str, seconds: float) -> str:
+    if name == "Client secret":
+        return "no expiry"
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
+def _mark_rotation(ax: Axes, y: int, cut: float, end: float) -> None:
+    """Refresh-token rotation: the next legitimate refresh reveals the reuse and kills it."""
+    ax.barh(y, end - cut, left=cut, height=0.38, color="white", alpha=0.55)
+    ax.plot([cut, cut], [y - 0.3, y + 0.3], color="black", linewidth=2)
+    ax.text(
+        cut,
+        y - 0.24,
+        "with rotation: dies at the next real refresh (reuse detected)",
+        ha="left",
+        va="top",
+        fontsize=8.5,
+        style="italic",
+    )
