@@ -42,10 +42,12 @@ def table(rows: Iterable[Iterable[object]], headers: Iterable[str]) -> str:
     """A fixed-width text table (no HTML: it must read the same in a terminal)."""
     rows = [[str(c) for c in row] for row in rows]
     headers = list(headers)
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    line = "  ".join("{:<%d}" % w for w in widths)
-    out = [line.format(*headers), line.format(*("-" * w for w in widths))]
-    out += [line.format(*row) for row in rows]
+    widths = [max(len(x) for x in col) for col in zip(headers, *rows, strict=False)]
+
+    def line(cells: Iterable[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False))
+
+    out = [line(headers), line("-" * w for w in widths), *(line(row) for row in rows)]
     return "\n".join(s.rstrip() for s in out)
 
 
