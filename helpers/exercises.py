@@ -1,7 +1,7 @@
 """The "check yourself" exercises at the end of each notebook, and their checkers.
 
-A checker never raises on a learner's answer: it prints a verdict with a hint and
-returns True or False, so the same cell works in class, alone and under nbval.
+A checker never raises on a learner's answer: it returns a :class:`Verdict`, truthy or
+not, that shows itself as a one-line message with a hint.
 """
 
 from __future__ import annotations
@@ -11,22 +11,32 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from .lab import Lab
 
 
-def _verdict(ok: bool, praise: str, hint: str) -> bool:
-    print(f"✅ {praise}" if ok else f"❌ Not yet. Hint: {hint}")
-    return ok
+class Verdict:
+    def __init__(self, ok: bool, message: str) -> None:
+        self.ok, self.message = ok, message
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return self.message
+
+
+UNANSWERED = Verdict(False, "✏️  Replace the placeholder with your answer, then run the cell again.")
+
+
+def _verdict(ok: bool, praise: str, hint: str) -> Verdict:
+    return Verdict(ok, f"✅ {praise}" if ok else f"❌ Not yet. Hint: {hint}")
 
 
 def _unanswered(answer: object) -> bool:
-    if answer is None or answer is Ellipsis:
-        print("✏️  Replace the placeholder with your answer, then run this cell again.")
-        return True
-    return False
+    return answer is None or answer is Ellipsis
 
 
-def check_issuer(lab: Lab, issuer: object) -> bool:
+def check_issuer(lab: Lab, issuer: object) -> Verdict:
     """00: find the issuer by reading the discovery document the lab exports."""
     if _unanswered(issuer):
-        return False
+        return UNANSWERED
     return _verdict(
         issuer == lab.urls.issuer,
         "That is the issuer every token of this lab carries in its `iss` claim.",
@@ -34,10 +44,10 @@ def check_issuer(lab: Lab, issuer: object) -> bool:
     )
 
 
-def check_pkce_pair(verifier: object, challenge: object) -> bool:
+def check_pkce_pair(verifier: object, challenge: object) -> Verdict:
     """01: build a valid S256 PKCE pair yourself."""
     if _unanswered(verifier) or _unanswered(challenge):
-        return False
+        return UNANSWERED
     if not isinstance(verifier, str) or not 43 <= len(verifier) <= 128:
         return _verdict(False, "", "RFC 7636 wants a verifier of 43 to 128 characters.")
     return _verdict(
@@ -70,10 +80,10 @@ def show_leak_choices() -> None:
         print(f"{letter}. {outcome}")
 
 
-def check_leak_costs(answers: object) -> bool:
+def check_leak_costs(answers: object) -> Verdict:
     """02: match each credential to what its theft allows (a letter each)."""
     if _unanswered(answers):
-        return False
+        return UNANSWERED
     if not isinstance(answers, dict):
         return _verdict(False, "", "Answer with a dict: credential name → letter.")
     given = {str(k).lower(): str(v).strip().upper() for k, v in answers.items()}

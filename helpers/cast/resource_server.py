@@ -94,13 +94,11 @@ class ResourceServer:
 
 
 def _refuse(exc: TokenRejected | None, realm: str, status: int) -> Any:
+    # RFC 6750 §3.1: a request with no credentials at all gets no error code.
     body = (
         {"error": exc.error, "error_description": exc.explanation}
         if exc
-        else {
-            "error": "invalid_request",
-            "error_description": "Send 'Authorization: Bearer <token>'.",
-        }
+        else {"error_description": "Send 'Authorization: Bearer <token>'."}
     )
     resp = jsonify(body)
     resp.status_code = status

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from .models import AuthorizationCode, Client, IssuedToken, Store, User
@@ -94,8 +94,21 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                 return None
             if found.is_expired():
                 return None
-            found.rotated = True  # claimed now: a concurrent second use counts as reuse
             return found
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        # Claim the token only once the client and the scope checked out: a refused
+        # request (say, a scope too wide) must leave the client's refresh token usable.
+        self._claim(self.request.refresh_token)
+
+    def _claim(self, token: IssuedToken) -> None:
+        with self.store.lock:
+            if token.rotated or token.revoked:
+                # A concurrent request claimed it between lookup and here: that is reuse too.
+                self.store.revoke_family(token.family)
+                raise InvalidGrantError()
+            token.rotated = True
 
     def authenticate_user(self, refresh_token: IssuedToken) -> User | None:
         return self.store.users.get(refresh_token.user_id or "")

@@ -75,9 +75,10 @@ class LabOpenIDCode(OpenIDCode):
         super().__init__(require_nonce=True)
         self.issuer, self.keys, self.store = issuer, keys, store
 
-    def exists_nonce(self, nonce: str, request: object) -> bool:
+    def exists_nonce(self, nonce: str, request) -> bool:  # noqa: ANN001 - authlib request
         # A nonce seen before in a code of this client is a replayed authorization request.
-        return any(c.nonce == nonce for c in self.store.codes.values())
+        client_id = request.payload.client_id
+        return any(c.nonce == nonce and c.client_id == client_id for c in self.store.codes.values())
 
     def get_client_algorithm(self, client: Client) -> str:
         return "RS256"

@@ -1,0 +1,126 @@
+"""The lab's lifecycle: free ports on 127.0.0.1, readiness, a clean stop, the clock, the CLI."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from helpers.clock import LabClock
+from helpers.lab import Lab
+
+
+def _port_open(url: str) -> bool:
+    parts = urlsplit(url)
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((parts.hostname, parts.port)) == 0
+
+
+def _lab_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("lab-")]
+
+
+def test_services_bind_loopback_only_and_answer_health() -> None:
+    with Lab() as lab:
+        urls = vars(lab.urls).values()
+        assert all(urlsplit(u).hostname == "127.0.0.1" for u in urls)
+        assert lab.health() == dict.fromkeys(["idp", "frontend", "agent", "fitness_api"], "ok")
+        assert len({urlsplit(u).port for u in urls}) == 4
+
+
+def test_stop_frees_ports_and_threads() -> None:
+    before = set(_lab_threads())
+    lab = Lab()
+    urls = list(vars(lab.urls).values())
+    assert all(_port_open(u) for u in urls)
+    lab.stop()
+    assert not any(_port_open(u) for u in urls)
+    assert set(_lab_threads()) == before
+    assert all(v.startswith("down") for v in lab.health().values())
+    lab.stop()  # stopping twice is harmless
+
+
+def test_start_lab_again_stops_the_previous_lab_and_exports_env() -> None:
+    # In a child interpreter: start_lab() is process-global, like a notebook kernel.
+    script = textwrap.dedent("""
+        import os, socket, threading
+        from urllib.parse import urlsplit
+        from helpers import start_lab
+        first = start_lab()
+        second = start_lab()                      # the notebook's start cell, re-run
+        assert first.stopped and not second.stopped
+        assert os.environ["LAB_OIDC_ISSUER"] == second.urls.issuer
+        port = urlsplit(first.urls.issuer).port
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0
+        second.stop()
+        assert "LAB_OIDC_ISSUER" not in os.environ
+        print(len([t for t in threading.enumerate() if t.name.startswith("lab-")]))
+    """)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "0"
+
+
+def test_lab_clock_fast_forwards_and_never_goes_back() -> None:
+    clock = LabClock()
+    start = clock.now()
+    clock.advance(601)
+    assert clock.now() - start >= 601
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+
+
+def test_serve_prints_exports_and_stops_on_ctrl_c() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helpers", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        exports = dict(
+            proc.stdout.readline().strip().removeprefix("export ").split("=", 1) for _ in range(5)
+        )
+        assert set(exports) == {
+            "LAB_OIDC_ISSUER",
+            "LAB_OIDC_DISCOVERY_URL",
+            "LAB_FRONTEND_URL",
+            "LAB_AGENT_URL",
+            "LAB_FITNESS_API_URL",
+        }
+        discovery = requests.get(exports["LAB_OIDC_DISCOVERY_URL"], timeout=5).json()
+        assert discovery["issuer"] == exports["LAB_OIDC_ISSUER"]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+        assert not _port_open(exports["LAB_OIDC_ISSUER"])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_serve_rejects_unknown_command() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "helpers", "launch"], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_frontend_refuses_to_start_without_its_secret() -> None:
+    from helpers.cast.frontend import Frontend
+
+    with Lab() as lab:
+        env = {**lab.frontend_env(), "OAUTH_CLIENT_SECRET": ""}
+        with pytest.raises(RuntimeError, match="OAUTH_CLIENT_SECRET"):
+            Frontend(env, lab.clock)

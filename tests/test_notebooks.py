@@ -1,0 +1,82 @@
+"""Static checks on the committed notebooks (nbval re-executes them separately).
+
+Outputs are committed, so they are published: no whole token or secret may be in one.
+Each notebook must also keep the course's shape: objectives, map, recap, checked exercise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted(Path(__file__).parent.parent.joinpath("notebooks").glob("*.ipynb"))
+
+WHOLE_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{20,}")
+# Client secrets, codes, refresh tokens, verifiers are >= 43 url-safe characters;
+# the longest innocent run in our outputs (a jti) is 32 hex characters.
+OPAQUE_SECRET = re.compile(r"[A-Za-z0-9_-]{40,}")
+HIDDEN_FROM_NBVAL = ("NBVAL_IGNORE_OUTPUT", "NBVAL_SKIP", "NBVAL_RAISES_EXCEPTION")
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def code_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def leaked_values(output: dict) -> list[str]:
+    """Whole tokens or secret-looking strings in one output (images excluded)."""
+    texts = [output.get("text", "")] + [
+        value for mime, value in output.get("data", {}).items() if mime.startswith("text/")
+    ]
+    blob = "\n".join("".join(t) if isinstance(t, list) else str(t) for t in texts)
+    opaque = [run for run in OPAQUE_SECRET.findall(blob) if len(set(run)) > 8]  # not "-----"
+    return WHOLE_JWT.findall(blob) + opaque
+
+
+def test_notebooks_are_numbered_in_sequence() -> None:
+    numbers = [int(p.name[:2]) for p in NOTEBOOKS]
+    assert numbers == list(range(len(numbers))) and len(numbers) >= 3
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_output_shows_a_whole_secret(path: Path) -> None:
+    found = [
+        v for cell in code_cells(load(path)) for out in cell["outputs"] for v in leaked_values(out)
+    ]
+    assert found == []
+
+
+def test_the_scan_catches_a_planted_token() -> None:
+    jwt_like = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9." + "s" * 40
+    assert leaked_values({"output_type": "stream", "text": [f"token: {jwt_like}"]})
+    secret = secrets.token_urlsafe(32)  # how the lab makes client secrets
+    assert leaked_values({"data": {"text/plain": f"'{secret}'"}})
+    innocent = "eyJh…9xQa, jti 0123456789abcdef0123456789abcdef, " + "-" * 60
+    assert not leaked_values({"data": {"text/plain": innocent}})
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_code_cell_ran_cleanly_and_is_compared(path: Path) -> None:
+    for cell in code_cells(load(path)):
+        source = "".join(cell["source"])
+        assert cell["execution_count"] is not None, source[:60]
+        assert not any(o["output_type"] == "error" for o in cell["outputs"]), source[:60]
+        assert not any(marker in source for marker in HIDDEN_FROM_NBVAL), source[:60]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_has_objectives_map_recap_and_checked_exercise(path: Path) -> None:
+    nb = load(path)
+    markdown = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    opening = "\n".join(markdown[:3])
+    assert "In this notebook you will" in opening and "Where we are" in opening
+    assert any("## Recap" in m for m in markdown)
+    assert any("## Check yourself" in m for m in markdown)
+    assert any("check_" in "".join(c["source"]) for c in code_cells(nb))
