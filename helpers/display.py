@@ -42,7 +42,10 @@ def table(rows: Iterable[Iterable[object]], headers: Iterable[str]) -> str:
     """A fixed-width text table (no HTML: it must read the same in a terminal)."""
     rows = [[str(c) for c in row] for row in rows]
     headers = list(headers)
+    # The last column is not padded and its rule spans only its header, so a value whose
+    # length varies between runs (a duration, say) never shifts the rest of the table.
     widths = [max(len(x) for x in col) for col in zip(headers, *rows, strict=False)]
+    widths[-1] = len(headers[-1])
 
     def line(cells: Iterable[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False))

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Set up and run the Agent Identity Lab course.
+
+    python3 course.py lab [jupyter args...]   open the course in JupyterLab (127.0.0.1)
+    python3 course.py test [pytest args...]   run the test suite (.py tests + notebooks via nbval)
+    python3 course.py lock                    regenerate requirements.txt and environment.yml
+                                              from the direct pins in pyproject.toml
+
+`lab` and `test` first make sure ./.venv exists and holds exactly requirements.txt plus this
+project (editable). A stamp in .venv remembers what was installed, so a re-run with nothing
+changed skips pip entirely.
+
+Standard library only. Keep this file parseable by old Pythons (no walrus, no match, no
+annotations) so that an old interpreter reaches check_python() and prints a clear message
+instead of a SyntaxError.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+MIN_PYTHON = (3, 11)
+
+# The one test command: `python3 course.py test` runs `.venv/bin/python -m pytest TEST_ARGS...`
+# followed by any extra arguments. nbval options only affect .ipynb files: with --nbval, pytest
+# collects every notebook under testpaths as one test per code cell, and .py tests as usual.
+TEST_ARGS = [
+    "-p",
+    "no:cacheprovider",
+    "--nbval",
+    # Run notebooks on .venv's Python, not whatever kernel named "python3" the user has.
+    "--nbval-current-env",
+    "--nbval-sanitize-with",
+    "tests/nbval_sanitize.cfg",
+]
+
+NOTEBOOK = "notebooks/00_start_here.ipynb"
+VENV = ".venv"
+STAMP = os.path.join(VENV, ".course-stamp")
+INSTALL_LOG = os.path.join(VENV, "course-install.log")
+LOCK_INPUTS = ("requirements.txt", "pyproject.toml")
+RECIPE = "1"  # bump when the install steps below change, to force a reinstall
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+LOCK_HEADER = """\
+# Full pinned lock for agent-identity-lab: every package, direct and transitive.
+# Made on Linux with Python 3.11; pip adds platform-only extras elsewhere (appnope on
+# macOS, colorama/pywin32/pywinpty on Windows). Do not edit by hand: change the direct
+# pins in pyproject.toml, then regenerate this file and environment.yml with
+#     python3 course.py lock
+# (installs the direct pins into a fresh temporary venv and writes its `pip freeze`).
+"""
+
+ENV_HEADER = """\
+# conda / mamba / Binder environment:  mamba env create -f environment.yml
+# The pip pins are exactly requirements.txt (tests/test_packaging.py checks it);
+# regenerate both with:  python3 course.py lock
+"""
+
+
+def check_python(version_info=None):
+    """Return an error message if this Python is too old for the course, else None."""
+    if version_info is None:
+        version_info = sys.version_info
+    if tuple(version_info[:2]) >= MIN_PYTHON:
+        return None
+    found = ".".join(str(part) for part in version_info[:3])
+    need = "{}.{}".format(*MIN_PYTHON)
+    return (
+        f"error: this course needs Python {need} or newer, but this is Python {found}.\n"
+        f"Install Python {need}+ (python.org, your package manager, or pyenv) and run "
+        f"this script with it, e.g.  python{need} course.py lab"
+    )
+
+
+def say(message):
+    print(message, flush=True)
+
+
+def venv_bin(name):
+    if os.name == "nt":
+        return os.path.join(VENV, "Scripts", name + ".exe")
+    return os.path.join(VENV, "bin", name)
+
+
+def pinned_lines(path):
+    """The requirement lines of a requirements file (no comments, no blanks)."""
+    with open(path, encoding="utf-8") as f:
+        lines = [line.split("#", 1)[0].strip() for line in f]
+    return [line for line in lines if line]
+
+
+def wanted_stamp():
+    digest = hashlib.sha256(("recipe " + RECIPE + "\n").encode())
+    for name in LOCK_INPUTS:
+        with open(name, "rb") as f:
+            digest.update(name.encode() + b"\0" + f.read() + b"\0")
+    return digest.hexdigest()
+
+
+def read_stamp():
+    try:
+        with open(STAMP, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def run_logged(cmd, log):
+    """Run cmd with its output appended to the open log; return its exit code."""
+    log.write("\n$ " + " ".join(cmd) + "\n")
+    log.flush()
+    return subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def show_log_tail(lines=40):
+    with open(INSTALL_LOG, encoding="utf-8", errors="replace") as f:
+        tail = f.readlines()[-lines:]
+    sys.stderr.write("".join(tail))
+    sys.stderr.write(f"\n(full log: {INSTALL_LOG})\n")
+
+
+def ensure_venv():
+    """Create or update .venv so it matches requirements.txt + pyproject.toml. Return 0 or rc."""
+    for name in LOCK_INPUTS:
+        if not os.path.isfile(name):
+            sys.stderr.write(f"error: {name} is missing from {ROOT}\n")
+            return 2
+    python = venv_bin("python")
+    fresh = not os.path.exists(python)
+    if fresh:
+        if os.path.isdir(VENV):
+            say("recreating .venv (its python is missing or broken)...")
+            cmd = [sys.executable, "-m", "venv", "--clear", VENV]
+        else:
+            say("creating .venv...")
+            cmd = [sys.executable, "-m", "venv", VENV]
+        rc = subprocess.call(cmd)
+        if rc != 0:
+            sys.stderr.write(
+                "error: could not create .venv with the venv module. On Debian/Ubuntu install "
+                "it first, e.g.  sudo apt install python3-venv  (or python3.11-venv)\n"
+            )
+            return rc
+    stamp = wanted_stamp()
+    if not fresh and read_stamp() == stamp:
+        say("up to date (.venv)")
+        return 0
+
+    count = len(pinned_lines("requirements.txt"))
+    if fresh or read_stamp() is None:
+        say(f"installing {count} pinned packages (first run takes ~1 min)...")
+    else:
+        say(f"requirements changed: updating .venv ({count} pinned packages)...")
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check"]
+    with open(INSTALL_LOG, "w", encoding="utf-8") as log:
+        rc = run_logged(pip + ["-r", "requirements.txt"], log)
+        if rc == 0:
+            rc = run_logged(pip + ["--no-deps", "--editable", "."], log)
+    if rc != 0:
+        show_log_tail()
+        sys.stderr.write(f"error: pip failed (exit {rc}); fix the problem above and re-run.\n")
+        return rc
+    with open(STAMP + ".tmp", "w", encoding="utf-8") as f:
+        f.write(stamp + "\n")
+    os.replace(STAMP + ".tmp", STAMP)
+    say("installed; .venv is up to date")
+    return 0
+
+
+def run_final(cmd):
+    """Hand over to cmd: exec it on POSIX (its exit code becomes ours), else wait for it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execv(cmd[0], cmd)
+    return subprocess.call(cmd)
+
+
+def test_args():
+    args = list(TEST_ARGS)
+    if "--nbval-sanitize-with" in args:
+        at = args.index("--nbval-sanitize-with")
+        if not os.path.isfile(args[at + 1]):
+            say(f"note: {args[at + 1]} not found; notebook outputs are compared unsanitized")
+            del args[at : at + 2]
+    return args
+
+
+def cmd_test(extra):
+    rc = ensure_venv()
+    if rc != 0:
+        return rc
+    return run_final([venv_bin("python"), "-m", "pytest"] + test_args() + list(extra))
+
+
+def cmd_lab(extra):
+    rc = ensure_venv()
+    if rc != 0:
+        return rc
+    cmd = [venv_bin("jupyter"), "lab"]
+    if os.path.isfile(NOTEBOOK):
+        cmd.append(NOTEBOOK)
+    else:
+        say(f"note: {NOTEBOOK} not found; opening the repository root")
+    cmd.append("--ServerApp.ip=127.0.0.1")
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        cmd.append("--allow-root")  # containers and CI machines often run as root
+    return run_final(cmd + list(extra))
+
+
+def direct_pins():
+    import tomllib
+
+    with open("pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]["dependencies"]
+
+
+def cmd_lock(extra):
+    import tempfile
+
+    if extra:
+        sys.stderr.write("error: lock takes no arguments\n")
+        return 2
+    pins = direct_pins()
+    with tempfile.TemporaryDirectory(prefix="course-lock-") as tmp:
+        venv = os.path.join(tmp, "venv")
+        say(f"creating a fresh venv to resolve {len(pins)} direct pins...")
+        subprocess.check_call([sys.executable, "-m", "venv", venv])
+        python = os.path.join(venv, "Scripts" if os.name == "nt" else "bin", "python")
+        pip = [python, "-m", "pip", "--disable-pip-version-check"]
+        say("installing (takes ~1 min)...")
+        subprocess.check_call(pip + ["install", "-q"] + pins)
+        frozen = subprocess.check_output(pip + ["freeze", "--exclude-editable"], text=True)
+    skip = {"pip", "setuptools", "wheel", "agent-identity-lab"}
+    lock = []
+    for line in frozen.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name = line.split("==", 1)[0].lower().replace("_", "-").replace(".", "-")
+        if name in skip:
+            continue
+        if "==" not in line:
+            sys.stderr.write(f"error: pip freeze gave an unpinned line: {line}\n")
+            return 1
+        lock.append(line)
+    with open("requirements.txt", "w", encoding="utf-8") as f:
+        f.write(LOCK_HEADER + "".join(line + "\n" for line in lock))
+    with open("environment.yml", "w", encoding="utf-8") as f:
+        f.write(ENV_HEADER)
+        f.write("name: agent-identity-lab\nchannels:\n  - conda-forge\ndependencies:\n")
+        f.write("  - python=3.11\n  - pip\n  - pip:\n")
+        f.write("".join(f"      - {line}\n" for line in lock))
+        f.write("      - -e .\n")
+    say(f"wrote requirements.txt and environment.yml ({len(lock)} pinned packages)")
+    return 0
+
+
+COMMANDS = {"lab": cmd_lab, "test": cmd_test, "lock": cmd_lock}
+
+
+def main(argv=None):
+    error = check_python()
+    if error:
+        sys.stderr.write(error + "\n")
+        return 1
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        say(__doc__.strip())
+        return 0 if argv else 2
+    command = COMMANDS.get(argv[0])
+    if command is None:
+        sys.stderr.write(f"error: unknown command {argv[0]!r}; use one of: lab, test, lock\n")
+        return 2
+    os.chdir(ROOT)
+    try:
+        return command(argv[1:])
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
