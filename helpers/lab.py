@@ -118,6 +118,14 @@ class Lab:
         self.idp.store.clients[client_id].client_secret = seed.new_secret()
         return mask(self.client_secret(client_id))
 
+    def rotate_signing_key(self, keep_previous: bool = True) -> str:
+        """The IdP signs with a new key from now on; returns its ``kid``.
+
+        With ``keep_previous`` the old public key stays in the JWKS, so tokens already
+        issued keep verifying; without it they fail with an unknown ``kid``.
+        """
+        return self.idp.keys.rotate(keep_previous=keep_previous)
+
     def redeploy_frontend(self) -> float:
         """Restart the frontend with a freshly rendered environment; returns seconds taken.
 

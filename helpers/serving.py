@@ -42,8 +42,10 @@ class BackgroundServer:
         self._server.daemon_threads = True
         self.port: int = self._server.server_port
         self.url = f"http://{LOOPBACK}:{self.port}"
+        # A short poll interval: stop() waits for the serve loop to notice, and a notebook
+        # re-running its start cell should not wait half a second per service.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"lab-{name}", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name=f"lab-{name}", daemon=True
         )
 
     def _dispatch(self, environ: dict, start_response: Callable) -> Any:

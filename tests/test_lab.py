@@ -10,6 +10,7 @@ import textwrap
 import threading
 from urllib.parse import urlsplit
 
+import jwt
 import pytest
 import requests
 
@@ -124,3 +125,43 @@ def test_frontend_refuses_to_start_without_its_secret() -> None:
         env = {**lab.frontend_env(), "OAUTH_CLIENT_SECRET": ""}
         with pytest.raises(RuntimeError, match="OAUTH_CLIENT_SECRET"):
             Frontend(env, lab.clock)
+
+
+def _signed_in_tokens(lab: Lab) -> dict:
+    browser = lab.browser()
+    browser.sign_in(f"{lab.urls.frontend}/login", "alice", "alice-lab-password")
+    return lab.frontend.session_tokens(browser.session.cookies["frontend_session"])
+
+
+def _activities(lab: Lab, token: str) -> requests.Response:
+    return requests.get(
+        f"{lab.urls.fitness_api}/v1/athlete/activities",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+
+
+def test_key_rotation_keeps_old_tokens_valid_while_the_old_key_is_published() -> None:
+    with Lab() as lab:
+        old = _signed_in_tokens(lab)["access_token"]
+        assert _activities(lab, old).status_code == 200  # the API has cached the old JWKS
+        new_kid = lab.rotate_signing_key()
+        new = _signed_in_tokens(lab)["access_token"]
+        assert jwt.get_unverified_header(new)["kid"] == new_kid
+        # The API meets an unknown kid, refetches the JWKS, and accepts both tokens.
+        assert _activities(lab, new).status_code == 200
+        assert _activities(lab, old).status_code == 200
+        assert {
+            k["kid"] for k in requests.get(f"{lab.urls.issuer}/jwks", timeout=5).json()["keys"]
+        } == {jwt.get_unverified_header(old)["kid"], new_kid}
+
+
+def test_key_rotation_without_the_old_key_retires_old_tokens() -> None:
+    with Lab() as lab:
+        old = _signed_in_tokens(lab)["access_token"]
+        lab.rotate_signing_key(keep_previous=False)
+        resp = _activities(lab, old)
+        assert (
+            resp.status_code == 401 and 'error="invalid_token"' in resp.headers["WWW-Authenticate"]
+        )
+        assert _activities(lab, _signed_in_tokens(lab)["access_token"]).status_code == 200

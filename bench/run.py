@@ -1,0 +1,110 @@
+"""Benchmarks of the lab, printed beside a reference measured in the same run.
+
+    .venv/bin/python bench/run.py [--repeat N]
+
+- lab start-up and stop: ``Lab()`` until every service answers its health probe, and
+  ``stop()``, against one bare werkzeug server with a one-line WSGI app, treated the same;
+- notebooks: each notebook executed top to bottom in a fresh kernel, against an empty
+  notebook (the kernel's own start-up and shutdown).
+
+Figures are medians; ratios say how much the lab adds to what any server or notebook
+costs on this machine. Targets (issue 2): lab ready < 1 s; notebooks 00-02 < 15 s in all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from helpers.lab import Lab
+from helpers.serving import BackgroundServer
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+
+
+def median_seconds(action: Callable[[], object], repeat: int) -> float:
+    runs = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        action()
+        runs.append(time.perf_counter() - began)
+    return statistics.median(runs)
+
+
+def start_and_stop(start: Callable[[], Lab | BackgroundServer], repeat: int) -> tuple[float, float]:
+    """Median seconds until ready, and median seconds to stop again."""
+    started, stopped = [], []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        running = start()
+        started.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        running.stop()
+        stopped.append(time.perf_counter() - began)
+    return statistics.median(started), statistics.median(stopped)
+
+
+def hello(environ: dict, start_response: Callable) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def start_bare_server() -> BackgroundServer:
+    server = BackgroundServer("bench-bare")
+    server.start(hello)
+    server.wait_ready("/")
+    return server
+
+
+def run_notebook(nb: nbformat.NotebookNode) -> None:
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()
+
+
+def empty_notebook() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("1 + 1"))
+    return nb
+
+
+def mark(met: bool) -> str:
+    return "✓" if met else "✗"
+
+
+def row(name: str, seconds: float, reference: float, target: str = "") -> str:
+    return (
+        f"{name:<28} {seconds:>8.3f} s {reference:>8.3f} s {seconds / reference:>7.1f}×  {target}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement")
+    args = parser.parse_args()
+
+    print(f"{'measurement':<28} {'ours':>10} {'reference':>10} {'ratio':>8}  target")
+    bare_start, bare_stop = start_and_stop(start_bare_server, args.repeat)
+    lab_start, lab_stop = start_and_stop(Lab, args.repeat)
+    print(row("lab start-up → ready", lab_start, bare_start, "< 1 s " + mark(lab_start < 1)))
+    print(row("lab stop", lab_stop, bare_stop))
+
+    empty = median_seconds(lambda: run_notebook(empty_notebook()), max(1, args.repeat // 2))
+    total = 0.0
+    for path in sorted(NOTEBOOKS.glob("0[0-2]_*.ipynb")):
+        seconds = median_seconds(
+            lambda p=path: run_notebook(nbformat.read(p, as_version=4)), max(1, args.repeat // 2)
+        )
+        total += seconds
+        print(row(f"notebook {path.stem}", seconds, empty))
+    print(row("notebooks 00-02 together", total, empty, "< 15 s " + mark(total < 15)))
+
+
+if __name__ == "__main__":
+    main()
