@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from .models import AuthorizationCode, Client, IssuedToken, Store, User
@@ -121,6 +121,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_requested_scope(self) -> None:
+        # authlib would silently narrow the scope to what the client may have, and issue a
+        # token with no scope at all; a machine asking for more than it may gets an error.
+        requested = set((self.request.payload.scope or "").split())
+        if not requested <= set(self.request.client.scope.split()):
+            raise InvalidScopeError()
+        super().validate_requested_scope()
 
 
 def new_family() -> str:
