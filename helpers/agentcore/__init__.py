@@ -1,0 +1,1 @@
+"""An offline emulator of AWS Bedrock AgentCore Identity (control and data planes)."""

@@ -1,0 +1,286 @@
+"""Handlers of the Identity operations of ``bedrock-agentcore`` (the data plane).
+
+The workload-token equation lives here: workload identity + user (a verified JWT, or an
+id from a trusted caller) = workload access token; the WAT then unlocks outbound
+credentials — OAuth2 tokens from the vault or from the provider, and API keys.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from werkzeug.wrappers import Request, Response
+
+from ..clock import LabClock
+from .directory import Directory
+from .errors import AwsError, validation_error
+from .inbound import InboundAuthorizer
+from .managed_secrets import ManagedSecrets
+from .protocol import Call, Handler
+from .providers import ProviderClient
+from .sigv4 import Principal
+from .vault import TokenVault
+from .workload_tokens import Workload, WorkloadTokens, user_from_id, user_from_jwt
+
+SESSION_TTL = 10 * 60
+SESSION_PREFIX = "urn:ietf:params:oauth:request_uri:"
+CALLBACK_PATH = "/identities/oauth2/callback"
+
+
+@dataclass
+class AuthSession:
+    """One USER_FEDERATION authorization in flight, bound to the user who started it."""
+
+    uri: str
+    workload: str
+    user: str
+    provider: str
+    scopes: list[str]
+    return_url: str
+    custom_state: str | None
+    verifier: str
+    expires_at: float
+    tokens: dict | None = None  # set by the provider's callback, vaulted only on completion
+    done: bool = False
+    failed: str | None = None
+
+
+@dataclass
+class Sessions:
+    clock: LabClock
+    _by_uri: dict[str, AuthSession] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def open(self, **kwargs: object) -> AuthSession:
+        uri = SESSION_PREFIX + secrets.token_urlsafe(24)
+        session = AuthSession(
+            uri=uri,
+            verifier=secrets.token_urlsafe(48),
+            expires_at=self.clock.now() + SESSION_TTL,
+            **kwargs,
+        )
+        with self._lock:
+            self._by_uri[uri] = session
+        return session
+
+    def find(self, uri: str) -> AuthSession | None:
+        return self._by_uri.get(uri)
+
+    def live(self, uri: str) -> AuthSession:
+        """A session still open for completion, or the ValidationException saying why not."""
+        session = self._by_uri.get(uri)
+        if session is None or session.done:
+            raise validation_error(
+                "The session is unknown or already completed.",
+                [("sessionUri", "no such open session")],
+            )
+        if self.clock.now() >= session.expires_at:
+            raise validation_error(
+                "The session expired (sessions last 10 minutes).", [("sessionUri", "expired")]
+            )
+        return session
+
+
+class DataPlane:
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        vault: TokenVault,
+        secrets: ManagedSecrets,
+        tokens: WorkloadTokens,
+        inbound: InboundAuthorizer,
+        clock: LabClock,
+        callback_url: str,
+    ) -> None:
+        self.directory, self.vault, self.secrets = directory, vault, secrets
+        self.tokens, self.inbound, self.clock = tokens, inbound, clock
+        self.callback_url = callback_url
+        self.sessions = Sessions(clock)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "GetWorkloadAccessToken": self.wat_for_machine,
+            "GetWorkloadAccessTokenForJWT": self.wat_for_jwt,
+            "GetWorkloadAccessTokenForUserId": self.wat_for_user_id,
+            "GetResourceOauth2Token": self.oauth2_token,
+            "CompleteResourceTokenAuth": self.complete,
+            "GetResourceApiKey": self.api_key,
+        }
+
+    # -- the equation ---------------------------------------------------------------------
+    def _workload(self, name: str, principal: Principal) -> str:
+        self.directory.get("workload", name)
+        if not principal.may_use_workload(name):
+            raise AwsError(
+                "AccessDeniedException", f"{principal.arn} may not act as workload identity {name}."
+            )
+        return name
+
+    def wat_for_machine(self, p: dict, call: Call) -> dict:
+        name = self._workload(p["workloadName"], call.principal)
+        return {"workloadAccessToken": self.tokens.mint(name, None)}
+
+    def wat_for_jwt(self, p: dict, call: Call) -> dict:
+        name = self._workload(p["workloadName"], call.principal)
+        issuer, subject = self.inbound.user_of(p["userToken"])
+        return {"workloadAccessToken": self.tokens.mint(name, user_from_jwt(issuer, subject))}
+
+    def wat_for_user_id(self, p: dict, call: Call) -> dict:
+        name = self._workload(p["workloadName"], call.principal)
+        # The id is opaque and taken on trust: only principals allowed this action (the
+        # runtime, which takes it from *its* authenticated caller) may get here.
+        return {"workloadAccessToken": self.tokens.mint(name, user_from_id(p["userId"]))}
+
+    def _wat(self, token: str, principal: Principal) -> Workload:
+        workload = self.tokens.verify(token)
+        self._workload(workload.name, principal)  # workload X cannot spend workload Y's WAT
+        return workload
+
+    # -- OAuth2 ---------------------------------------------------------------------------
+    def oauth2_token(self, p: dict, call: Call) -> dict:
+        wat = self._wat(p["workloadIdentityToken"], call.principal)
+        provider = self.directory.get("oauth2", p["resourceCredentialProviderName"])
+        client = ProviderClient(provider, self.secrets)
+        flow = p["oauth2Flow"]
+        if flow == "M2M":
+            return {"accessToken": client.client_credentials(p["scopes"])["access_token"]}
+        if flow == "ON_BEHALF_OF_TOKEN_EXCHANGE":
+            raise AwsError(
+                "ValidationException",
+                "ON_BEHALF_OF_TOKEN_EXCHANGE is not configured for this provider.",
+                reason="FieldValidationFailed",
+            )
+        if wat.user is None:
+            raise validation_error(
+                "USER_FEDERATION needs a WAT bound to a user.",
+                [("workloadIdentityToken", "no user in this token")],
+            )
+        if "sessionUri" in p:
+            return self._poll(p["sessionUri"], wat, provider.name)
+        if not p.get("forceAuthentication"):
+            stored = self._vaulted(wat, provider.name, client)
+            if stored:
+                return {"accessToken": stored}
+        return self._start_session(p, wat, provider.name, client)
+
+    def _vaulted(self, wat: Workload, provider: str, client: ProviderClient) -> str | None:
+        token = self.vault.get_oauth2_token(wat.name, wat.user, provider)
+        if token is None:
+            return None
+        if token.get("expires_at", 0) > self.clock.now():
+            return token["access_token"]
+        if token.get("refresh_token"):  # renew silently: the user consented already
+            fresh = client.refresh(token["refresh_token"])
+            self._store(wat.name, wat.user, provider, fresh)
+            return fresh["access_token"]
+        return None
+
+    def _store(self, workload: str, user: str, provider: str, token: dict) -> None:
+        expires_at = self.clock.now() + int(token.get("expires_in", 3600))
+        self.vault.put_oauth2_token(
+            workload,
+            user,
+            provider,
+            {
+                "access_token": token["access_token"],
+                "refresh_token": token.get("refresh_token"),
+                "expires_at": expires_at,
+                "scope": token.get("scope", ""),
+            },
+        )
+
+    def _start_session(self, p: dict, wat: Workload, provider: str, client: ProviderClient) -> dict:
+        return_url = p.get("resourceOauth2ReturnUrl")
+        allowed = self.directory.get("workload", wat.name).body["allowedResourceOauth2ReturnUrls"]
+        if return_url is None or return_url not in allowed:
+            raise validation_error(
+                f"resourceOauth2ReturnUrl is not allowed for workload identity {wat.name}.",
+                [("resourceOauth2ReturnUrl", "not in allowedResourceOauth2ReturnUrls")],
+            )
+        session = self.sessions.open(
+            workload=wat.name,
+            user=wat.user,
+            provider=provider,
+            scopes=p["scopes"],
+            return_url=return_url,
+            custom_state=p.get("customState"),
+        )
+        url = client.authorization_url(
+            p["scopes"],
+            self.callback_url,
+            state=session.uri.removeprefix(SESSION_PREFIX),
+            verifier=session.verifier,
+            extra=p.get("customParameters", {}),
+        )
+        return {"authorizationUrl": url, "sessionUri": session.uri, "sessionStatus": "IN_PROGRESS"}
+
+    def _poll(self, uri: str, wat: Workload, provider: str) -> dict:
+        session = self.sessions.find(uri)
+        if session is None or (session.workload, session.user) != (wat.name, wat.user):
+            raise validation_error(
+                "Unknown session for this workload and user.", [("sessionUri", "no such session")]
+            )
+        if session.done:
+            token = self.vault.get_oauth2_token(wat.name, wat.user, provider)
+            return {"accessToken": token["access_token"]}
+        if session.failed:
+            return {"sessionUri": uri, "sessionStatus": "FAILED"}
+        return {"sessionUri": uri, "sessionStatus": "IN_PROGRESS"}
+
+    def callback(self, request: Request) -> Response:
+        """The provider sends the user's browser here with a code; the app confirms later."""
+        uri = SESSION_PREFIX + request.args.get("state", "")
+        try:
+            session = self.sessions.live(uri)
+        except AwsError as exc:
+            return Response(exc.message, status=400)
+        if "error" in request.args:
+            session.failed = request.args["error"]
+        else:
+            client = ProviderClient(self.directory.get("oauth2", session.provider), self.secrets)
+            try:
+                session.tokens = client.exchange_code(
+                    request.args.get("code", ""), self.callback_url, session.verifier
+                )
+            except AwsError as exc:
+                session.failed = exc.message
+        params = {"session_id": uri}
+        if session.custom_state:
+            params["state"] = session.custom_state
+        separator = "&" if "?" in session.return_url else "?"
+        return Response(
+            status=302, headers={"Location": session.return_url + separator + urlencode(params)}
+        )
+
+    def complete(self, p: dict, call: Call) -> dict:
+        """Session binding: only the user who started the session may finish it."""
+        session = self.sessions.live(p["sessionUri"])
+        identifier = p["userIdentifier"]
+        if "userToken" in identifier:
+            user = user_from_jwt(*self.inbound.user_of(identifier["userToken"]))
+        else:
+            user = user_from_id(identifier["userId"])
+        if user != session.user:
+            raise AwsError(
+                "AccessDeniedException",
+                "This session was started by another user; nothing was stored.",
+            )
+        if session.tokens is None:
+            raise validation_error(
+                "The user has not finished authorizing at the provider yet.",
+                [("sessionUri", "authorization not finished")],
+            )
+        self._store(session.workload, session.user, session.provider, session.tokens)
+        session.done = True
+        return {}
+
+    # -- API keys -------------------------------------------------------------------------
+    def api_key(self, p: dict, call: Call) -> dict:
+        self._wat(p["workloadIdentityToken"], call.principal)
+        provider = self.directory.get("apikey", p["resourceCredentialProviderName"])
+        secret = provider.body["secret"]
+        return {"apiKey": self.secrets.read(secret["arn"], secret["jsonKey"])}

@@ -1,0 +1,76 @@
+"""AgentCore Identity, assembled: two model-driven services sharing one state.
+
+The control plane (``bedrock-agentcore-control``) and the data plane
+(``bedrock-agentcore``) are separate endpoints, as in AWS, served by separate servers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import aws
+from ..clock import LabClock
+from ..serving import BackgroundServer
+from .control_plane import ControlPlane
+from .data_plane import CALLBACK_PATH, DataPlane
+from .directory import Directory
+from .inbound import InboundAuthorizer, TrustedIssuer
+from .managed_secrets import ManagedSecrets
+from .service import AwsService
+from .sigv4 import Principal
+from .vault import TokenVault
+from .workload_tokens import WorkloadTokens
+
+
+class AgentCoreIdentity:
+    def __init__(
+        self,
+        *,
+        state_dir: Path,
+        clock: LabClock,
+        moto_url: str,
+        trusted: list[TrustedIssuer],
+        principals: list[Principal],
+    ) -> None:
+        self.control_server = BackgroundServer("agentcore-control")
+        self.data_server = BackgroundServer("agentcore-data")
+        callback_url = self.data_server.url + CALLBACK_PATH
+        # The service's own identity towards KMS and Secrets Manager.
+        self.directory = Directory(state_dir / "agentcore-directory.sqlite3", clock)
+        self.vault = TokenVault(
+            state_dir / "token-vault.sqlite3", clock, kms=aws.client("kms", moto_url, aws.OPERATOR)
+        )
+        self.secrets = ManagedSecrets(aws.client("secretsmanager", moto_url, aws.OPERATOR))
+        by_key = {p.access_key: p for p in principals}
+        self.control = ControlPlane(self.directory, self.secrets, self.vault, callback_url)
+        self.data = DataPlane(
+            directory=self.directory,
+            vault=self.vault,
+            secrets=self.secrets,
+            tokens=WorkloadTokens(self.data_server.url, clock),
+            inbound=InboundAuthorizer(trusted, clock),
+            clock=clock,
+            callback_url=callback_url,
+        )
+        self.control_service = AwsService(
+            "bedrock-agentcore-control", self.control.handlers(), by_key, aws.REGION
+        )
+        self.data_service = AwsService(
+            "bedrock-agentcore",
+            self.data.handlers(),
+            by_key,
+            aws.REGION,
+            extra_routes={CALLBACK_PATH: self.data.callback},
+        )
+
+    def start(self) -> None:
+        self.control_server.start(self.control_service)
+        self.data_server.start(self.data_service)
+        for server in (self.control_server, self.data_server):
+            server.wait_ready()
+
+    def stop(self) -> None:
+        for server in (self.control_server, self.data_server):
+            server.stop()
+        self.directory.close()
+        self.vault.close()

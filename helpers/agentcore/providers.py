@@ -1,0 +1,116 @@
+"""The emulator as an OAuth client of each credential provider's authorization server.
+
+authlib's requests client does the protocol work (client credentials, authorization URL
+with PKCE, code exchange, refresh); this module only reads the provider's configuration.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from .directory import Resource
+from .errors import AwsError
+from .managed_secrets import ManagedSecrets
+
+_METADATA_KEYS = {
+    "issuer": "issuer",
+    "authorizationEndpoint": "authorization_endpoint",
+    "tokenEndpoint": "token_endpoint",
+}
+_AUTH_METHODS = {
+    "CLIENT_SECRET_BASIC": "client_secret_basic",
+    "CLIENT_SECRET_POST": "client_secret_post",
+}
+
+
+class ProviderClient:
+    """OAuth client calls for one OAuth2 credential provider."""
+
+    _discovered: dict[str, dict] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, provider: Resource, secrets: ManagedSecrets) -> None:
+        self.provider = provider
+        config = provider.body["config"]
+        self.client_id = config["clientId"]
+        secret = provider.body["secret"]
+        self._secret = secrets.read(secret["arn"], secret["jsonKey"])  # EXTERNAL: read at use
+        self._discovery = config["oauthDiscovery"]
+        self._auth_method = _AUTH_METHODS.get(
+            config.get("clientAuthenticationMethod", ""), "client_secret_basic"
+        )
+
+    def metadata(self) -> dict:
+        if "authorizationServerMetadata" in self._discovery:
+            given = self._discovery["authorizationServerMetadata"]
+            return {wire: given[key] for key, wire in _METADATA_KEYS.items()}
+        url = self._discovery["discoveryUrl"]
+        with self._lock:
+            if url not in self._discovered:
+                try:
+                    self._discovered[url] = requests.get(url, timeout=5).json()
+                except (requests.RequestException, ValueError):
+                    raise AwsError(
+                        "InternalServerException",
+                        f"Could not read the provider's discovery URL {url}.",
+                    ) from None
+            return self._discovered[url]
+
+    def session(self, **kwargs: object) -> OAuth2Session:
+        return OAuth2Session(
+            self.client_id, self._secret, token_endpoint_auth_method=self._auth_method, **kwargs
+        )
+
+    def client_credentials(self, scopes: list[str]) -> dict:
+        with self.session(scope=" ".join(scopes)) as oauth:
+            return self._fetch(
+                lambda: oauth.fetch_token(
+                    self.metadata()["token_endpoint"], grant_type="client_credentials"
+                )
+            )
+
+    def authorization_url(
+        self, scopes: list[str], redirect_uri: str, state: str, verifier: str, extra: dict[str, str]
+    ) -> str:
+        with self.session(scope=" ".join(scopes), redirect_uri=redirect_uri) as oauth:
+            url, _ = oauth.create_authorization_url(
+                self.metadata()["authorization_endpoint"],
+                state=state,
+                code_challenge=create_s256_code_challenge(verifier),
+                code_challenge_method="S256",
+                **extra,
+            )
+            return url
+
+    def exchange_code(self, code: str, redirect_uri: str, verifier: str) -> dict:
+        with self.session(redirect_uri=redirect_uri) as oauth:
+            return self._fetch(
+                lambda: oauth.fetch_token(
+                    self.metadata()["token_endpoint"],
+                    grant_type="authorization_code",
+                    code=code,
+                    code_verifier=verifier,
+                )
+            )
+
+    def refresh(self, refresh_token: str) -> dict:
+        with self.session() as oauth:
+            return self._fetch(
+                lambda: oauth.refresh_token(
+                    self.metadata()["token_endpoint"], refresh_token=refresh_token
+                )
+            )
+
+    @staticmethod
+    def _fetch(call: object) -> dict:
+        try:
+            return dict(call())  # type: ignore[operator]
+        except Exception as exc:  # noqa: BLE001 - authlib raises OAuthError and friends
+            error = getattr(exc, "error", type(exc).__name__)
+            raise AwsError(
+                "AccessDeniedException", f"The provider refused the token request: {error}."
+            ) from None

@@ -1,0 +1,96 @@
+"""The WSGI front of one emulated AWS service: authenticate, authorize, route, validate,
+call the handler, answer in the model's wire format."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from werkzeug.wrappers import Request, Response
+
+from . import protocol
+from .errors import AwsError
+from .protocol import Call, Handler, ServiceModel
+from .sigv4 import Principal, authenticate
+
+SIGNING_NAME = "bedrock-agentcore"  # both Identity models sign with this name
+
+
+class Throttle:
+    """A lever for tests and notebooks: the next N calls of an operation get throttled."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def arm(self, operation: str, times: int = 1) -> None:
+        with self._lock:
+            self._pending[operation] = self._pending.get(operation, 0) + times
+
+    def check(self, operation: str) -> None:
+        with self._lock:
+            if self._pending.get(operation, 0) > 0:
+                self._pending[operation] -= 1
+                raise AwsError("ThrottlingException", "Rate exceeded")
+
+
+class AwsService:
+    """Serves the operations of one botocore model that have a handler."""
+
+    def __init__(
+        self,
+        service_name: str,
+        handlers: dict[str, Handler],
+        principals: dict[str, Principal],
+        region: str,
+        custom_auth: dict[str, Callable[[Request], object]] | None = None,
+        extra_routes: dict[str, Callable[[Request], Response]] | None = None,
+    ) -> None:
+        self.model = ServiceModel(service_name)
+        self.handlers = handlers
+        self.principals = principals
+        self.region = region
+        self.custom_auth = custom_auth or {}  # operations that accept more than SigV4
+        self.extra_routes = extra_routes or {}  # browser-facing pages outside the model
+        self.throttle = Throttle()
+
+    def __call__(self, environ: dict, start_response: Callable) -> object:
+        request = Request(environ)
+        if request.path == "/healthz":
+            return Response("ok")(environ, start_response)
+        if request.path in self.extra_routes:
+            return self.extra_routes[request.path](request)(environ, start_response)
+        try:
+            response = self.dispatch(request)
+        except AwsError as error:
+            response = protocol.failure(self.model, error)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        # Route on the path as sent: a label such as an ARN may hold an encoded "/".
+        raw_path = (request.environ.get("RAW_URI") or request.path).split("?")[0]
+        op, labels = self.model.route(request.method, raw_path)
+        principal = self._authenticate(op.name, request)
+        self.throttle.check(op.name)
+        handler = self.handlers.get(op.name)
+        if handler is None:
+            raise AwsError(
+                "NotImplementedException", f"{op.name} is not emulated in the lab.", status=501
+            )
+        params = protocol.parse_input(op, request, labels)
+        protocol.validate(op.input_shape, params)
+        return protocol.success(op, handler(params, Call(op.name, request, principal)))
+
+    def _authenticate(self, operation: str, request: Request) -> object:
+        if operation in self.custom_auth and not request.headers.get(
+            "Authorization", ""
+        ).startswith("AWS4-HMAC-SHA256"):
+            return self.custom_auth[operation](request)
+        principal = authenticate(request, self.principals, SIGNING_NAME, self.region)
+        action = f"bedrock-agentcore:{operation}"
+        if not principal.may(action):
+            raise AwsError(
+                "AccessDeniedException",
+                f"User: {principal.arn} is not authorized to perform: {action}",
+            )
+        return principal

@@ -1,0 +1,82 @@
+"""Workload access tokens (WATs): the emulator's proof of *which agent* acts *for whom*.
+
+A real WAT is opaque to its holder. Ours is a JWT signed by the emulator, so the course
+can decode it, but callers must treat it as opaque: only the emulator verifies it.
+It binds one workload identity to one user (or to no user, for a machine-only agent).
+
+Lifetime: 15 minutes — a WAT is minted per invocation by the runtime, so it only needs
+to outlive one request; a leaked one is worth little.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+
+from ..clock import LabClock
+from .directory import arn_for
+from .errors import AwsError
+
+WAT_TTL = 15 * 60
+WAT_TYPE = "wat+jwt"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What a verified WAT says: the workload and the user it is bound to."""
+
+    name: str
+    user: str | None  # "id:<user id>" or "jwt:<iss>#<sub>"; None for GetWorkloadAccessToken
+    jti: str
+
+
+def user_from_id(user_id: str) -> str:
+    return f"id:{user_id}"
+
+
+def user_from_jwt(issuer: str, subject: str) -> str:
+    # Issuer and subject together: the same "sub" at two IdPs is two different people.
+    return f"jwt:{issuer}#{subject}"
+
+
+class WorkloadTokens:
+    def __init__(self, issuer: str, clock: LabClock) -> None:
+        self.issuer, self.clock = issuer, clock
+        self._key = RSAKey.generate_key(2048, parameters={"kid": "wat-1"}, private=True)
+
+    def mint(self, workload: str, user: str | None) -> str:
+        now = int(self.clock.now())
+        claims = {
+            "iss": self.issuer,
+            "aud": arn_for("workload", workload),
+            "workload": workload,
+            "iat": now,
+            "exp": now + WAT_TTL,
+            "jti": uuid.uuid4().hex,
+        }
+        if user is not None:
+            claims["user"] = user
+        return jwt.encode({"alg": "RS256", "typ": WAT_TYPE, "kid": "wat-1"}, claims, self._key)
+
+    def verify(self, token: str) -> Workload:
+        """The workload and user of a WAT we issued, or the error the data plane answers."""
+        try:
+            decoded = jwt.decode(token, self._key, algorithms=["RS256"])
+        except (JoseError, ValueError):
+            raise _invalid(
+                "The workload access token is malformed or its signature is invalid."
+            ) from None
+        claims, header = decoded.claims, decoded.header
+        if header.get("typ") != WAT_TYPE or claims.get("iss") != self.issuer:
+            raise _invalid("This is not a workload access token from this service.")
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= self.clock.now():
+            raise _invalid("The workload access token has expired.")
+        return Workload(claims["workload"], claims.get("user"), claims["jti"])
+
+
+def _invalid(message: str) -> AwsError:
+    return AwsError("AccessDeniedException", message)
