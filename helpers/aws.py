@@ -35,6 +35,8 @@ class LabCredentials:
 
 AGENT_RUNTIME = LabCredentials("AKIALABAGENTRUNTIME1", "labAgentRuntimeSecretNotARealAwsKey00001")
 OPERATOR = LabCredentials("AKIALABOPERATOR00001", "labOperatorSecretNotARealAwsKey000000001")
+MCP_RUNTIME = LabCredentials("AKIALABMCPRUNTIME001", "labMcpRuntimeSecretNotARealAwsKey0000001")
+UNTRUSTED_APP = LabCredentials("AKIALABPARTNERAPP001", "labPartnerAppSecretNotARealAwsKey000001")
 
 # A local server either answers at once or is down: fail fast instead of retrying with
 # back-off, so a stopped lab shows up as an error rather than as a hung cell.

@@ -12,9 +12,11 @@ import atexit
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
+from .agentcore.lab_part import AgentCorePart
 from .browser import ScriptedBrowser
 from .cast import agent, fitness_api
 from .cast.frontend import Frontend
@@ -43,7 +45,7 @@ class Endpoints:
 class Lab:
     """Handles to the running services, the lab clock and the levers tests pull."""
 
-    def __init__(self) -> None:
+    def __init__(self, agentcore: bool = False, state_dir: Path | None = None) -> None:
         began = time.perf_counter()
         self.clock = LabClock()
         self._servers = {
@@ -66,6 +68,17 @@ class Lab:
             server.start(apps[name])
         for server in self._servers.values():
             server.wait_ready()
+        self.agentcore = (
+            AgentCorePart(
+                clock=self.clock,
+                idp_store=self.idp.store,
+                discovery_url=self.urls.discovery,
+                state_dir=state_dir,
+            )
+            if agentcore
+            else None
+        )
+        self._saved_env: dict[str, str | None] = {}
         self.ready_after_s = time.perf_counter() - began
         self.stopped = False
 
@@ -103,8 +116,9 @@ class Lab:
         }
 
     def env(self) -> dict[str, str]:
-        """Endpoint variables for client code (never secrets)."""
+        """Endpoint variables for client code (and the lab's fake AWS credentials)."""
         return {
+            **(self.agentcore.env() if self.agentcore else {}),
             "LAB_OIDC_ISSUER": self.urls.issuer,
             "LAB_OIDC_DISCOVERY_URL": self.urls.discovery,
             "LAB_FRONTEND_URL": self.urls.frontend,
@@ -155,11 +169,27 @@ class Lab:
     def stop(self) -> None:
         if self.stopped:
             return
+        if self.agentcore:
+            self.agentcore.stop()
         for server in self._servers.values():
             server.stop()
-        for name in self.env():
-            os.environ.pop(name, None)
+        self._restore_env()
         self.stopped = True
+
+    def export_env(self) -> None:
+        """Point client code at the lab, remembering what the variables held before."""
+        for name, value in self.env().items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _restore_env(self) -> None:
+        # A learner's own AWS settings come back when the lab stops.
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
 
     def __enter__(self) -> Lab:
         return self
@@ -173,13 +203,18 @@ class Lab:
         return "\n".join(lines)
 
 
-def start_lab() -> Lab:
-    """Start (or restart) the lab and export its endpoint variables."""
+def start_lab(agentcore: bool = False, state_dir: Path | None = None) -> Lab:
+    """Start (or restart) the lab and export its endpoint variables.
+
+    ``agentcore=True`` adds the AgentCore Identity emulator and moto (KMS, Secrets
+    Manager). ``state_dir`` keeps the emulator's state (directory, token vault) there;
+    by default a fresh temporary directory, removed when the lab stops.
+    """
     global _current
     if _current is not None:
         _current.stop()
-    _current = Lab()
-    os.environ.update(_current.env())
+    _current = Lab(agentcore=agentcore, state_dir=state_dir)
+    _current.export_env()
     return _current
 
 

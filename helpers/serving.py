@@ -1,18 +1,22 @@
 """Background HTTP servers for the lab: bind 127.0.0.1 on a free port, wait, stop cleanly.
 
-Every lab service is a real WSGI app behind werkzeug's threaded server, so learners talk
-to it with real HTTP clients. Port 0 lets the OS pick a free port: re-running a notebook
+Most lab services are real WSGI apps behind werkzeug's threaded server; ASGI apps (the
+AgentCore runtime's agent, MCP servers) run under uvicorn instead. Either way learners talk
+to them with real HTTP clients. Port 0 lets the OS pick a free port: re-running a notebook
 cell never collides with a server that is still shutting down.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import requests
+import uvicorn
+from starlette.types import ASGIApp
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 LOOPBACK = "127.0.0.1"
@@ -29,7 +33,30 @@ class _QuietHandler(WSGIRequestHandler):
             super().log(type, message, *args)
 
 
-class BackgroundServer:
+class _Listening:
+    """What every lab server shares: a name, a URL known before its app, readiness polling."""
+
+    name: str
+    url: str
+
+    def wait_ready(self, path: str = "/healthz", deadline_s: float = 5.0) -> None:
+        """Poll until the service answers 200, or fail with a message a learner can act on."""
+        until = time.monotonic() + deadline_s
+        last_error = "no answer"
+        while time.monotonic() < until:
+            try:
+                if requests.get(self.url + path, timeout=0.5).status_code == 200:
+                    return
+                last_error = "not healthy yet"
+            except requests.RequestException as exc:
+                last_error = type(exc).__name__
+            time.sleep(0.02)
+        raise TimeoutError(
+            f"{self.name} at {self.url} not ready after {deadline_s}s ({last_error})"
+        )
+
+
+class BackgroundServer(_Listening):
     """One WSGI app served from a daemon thread until :meth:`stop`."""
 
     def __init__(self, name: str, port: int = 0) -> None:
@@ -57,24 +84,52 @@ class BackgroundServer:
         self._thread.start()
         return self
 
-    def wait_ready(self, path: str = "/healthz", deadline_s: float = 5.0) -> None:
-        """Poll until the service answers 200, or fail with a message a learner can act on."""
-        until = time.monotonic() + deadline_s
-        last_error = "no answer"
-        while time.monotonic() < until:
-            try:
-                if requests.get(self.url + path, timeout=0.5).status_code == 200:
-                    return
-                last_error = "not healthy yet"
-            except requests.RequestException as exc:
-                last_error = type(exc).__name__
-            time.sleep(0.02)
-        raise TimeoutError(
-            f"{self.name} at {self.url} not ready after {deadline_s}s ({last_error})"
-        )
-
     def stop(self) -> None:
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join(timeout=5)
         self._server.server_close()
+
+
+class BackgroundAsgiServer(_Listening):
+    """One ASGI app under uvicorn, served from a daemon thread until :meth:`stop`.
+
+    Readiness: ``BedrockAgentCoreApp`` answers ``GET /ping``, so pass that to
+    :meth:`wait_ready`. uvicorn installs signal handlers only from the main thread, so
+    Ctrl+C in a notebook still interrupts the kernel, not this server.
+    """
+
+    def __init__(self, name: str, port: int = 0) -> None:
+        self.name = name
+        # Bind (and listen) before the app exists, as BackgroundServer does: the URL goes
+        # into other services' configuration, and early requests queue instead of failing.
+        self._socket = socket.create_server((LOOPBACK, port))
+        self.port: int = self._socket.getsockname()[1]
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self._server: uvicorn.Server | None = None
+        self._thread = threading.Thread(target=self._serve, name=f"lab-{name}", daemon=True)
+
+    def _serve(self) -> None:
+        assert self._server is not None, "start() builds the server before serving"
+        self._server.run(sockets=[self._socket])
+
+    def start(self, app: ASGIApp) -> BackgroundAsgiServer:
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            # A request still in flight (an agent waiting on a slow call) would otherwise
+            # hold stop() until it finishes; past 1 s uvicorn cancels it.
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread.is_alive():
+            # uvicorn's own shutdown path: it notices within 0.1 s, drains, then closes
+            # the listening socket it was handed.
+            self._server.should_exit = True
+            self._thread.join(timeout=5)
+        self._socket.close()  # never started, or already closed by uvicorn: both fine

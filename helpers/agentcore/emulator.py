@@ -31,9 +31,10 @@ class AgentCoreIdentity:
         moto_url: str,
         trusted: list[TrustedIssuer],
         principals: list[Principal],
+        ports: tuple[int, int] = (0, 0),
     ) -> None:
-        self.control_server = BackgroundServer("agentcore-control")
-        self.data_server = BackgroundServer("agentcore-data")
+        self.control_server = BackgroundServer("agentcore-control", ports[0])
+        self.data_server = BackgroundServer("agentcore-data", ports[1])
         callback_url = self.data_server.url + CALLBACK_PATH
         # The service's own identity towards KMS and Secrets Manager.
         self.directory = Directory(state_dir / "agentcore-directory.sqlite3", clock)

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from werkzeug.wrappers import Request, Response
 
 from . import protocol
-from .errors import AwsError
+from .errors import AwsError, validation_error
 from .protocol import Call, Handler, ServiceModel
 from .sigv4 import Principal, authenticate
+from .vault import VaultConfigError, VaultError, VaultKeyUnavailable
 
 SIGNING_NAME = "bedrock-agentcore"  # both Identity models sign with this name
 
@@ -32,6 +33,15 @@ class Throttle:
             if self._pending.get(operation, 0) > 0:
                 self._pending[operation] -= 1
                 raise AwsError("ThrottlingException", "Rate exceeded")
+
+
+def _vault_error(exc: VaultError) -> AwsError:
+    """The vault fails closed; callers learn why without seeing any key material."""
+    if isinstance(exc, VaultConfigError):
+        return validation_error(str(exc), [("tokenVaultId", str(exc))])
+    if isinstance(exc, VaultKeyUnavailable):
+        return AwsError("AccessDeniedException", f"The token vault's key is unusable: {exc}")
+    return AwsError("InternalServerException", f"A token vault record failed to decrypt: {exc}")
 
 
 class AwsService:
@@ -79,7 +89,11 @@ class AwsService:
             )
         params = protocol.parse_input(op, request, labels)
         protocol.validate(op.input_shape, params)
-        return protocol.success(op, handler(params, Call(op.name, request, principal)))
+        try:
+            result = handler(params, Call(op.name, request, principal))
+        except VaultError as exc:
+            raise _vault_error(exc) from None
+        return protocol.success(op, result)
 
     def _authenticate(self, operation: str, request: Request) -> object:
         if operation in self.custom_auth and not request.headers.get(
