@@ -36,6 +36,7 @@ class LabCredentials:
 AGENT_RUNTIME = LabCredentials("AKIALABAGENTRUNTIME1", "labAgentRuntimeSecretNotARealAwsKey00001")
 OPERATOR = LabCredentials("AKIALABOPERATOR00001", "labOperatorSecretNotARealAwsKey000000001")
 MCP_RUNTIME = LabCredentials("AKIALABMCPRUNTIME001", "labMcpRuntimeSecretNotARealAwsKey0000001")
+FRONTEND_APP = LabCredentials("AKIALABFRONTENDAPP01", "labFrontendAppSecretNotARealAwsKey00001")
 UNTRUSTED_APP = LabCredentials("AKIALABPARTNERAPP001", "labPartnerAppSecretNotARealAwsKey000001")
 
 # A local server either answers at once or is down: fail fast instead of retrying with

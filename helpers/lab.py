@@ -55,6 +55,16 @@ class Lab:
         self.urls = Endpoints(issuer=urls.pop("idp"), **urls)
         self.idp = IdentityProvider(self.urls.issuer, self.clock)
         self._seed()
+        self.agentcore = (
+            AgentCorePart(
+                clock=self.clock,
+                idp_store=self.idp.store,
+                discovery_url=self.urls.discovery,
+                state_dir=state_dir,
+            )
+            if agentcore
+            else None
+        )
         self.frontend = Frontend(self.frontend_env(), self.clock)
         self.agent_rs = self._resource_server("fitness-agent", agent.AUDIENCE)
         self.fitness_rs = self._resource_server("fitness-api", fitness_api.AUDIENCE)
@@ -68,16 +78,6 @@ class Lab:
             server.start(apps[name])
         for server in self._servers.values():
             server.wait_ready()
-        self.agentcore = (
-            AgentCorePart(
-                clock=self.clock,
-                idp_store=self.idp.store,
-                discovery_url=self.urls.discovery,
-                state_dir=state_dir,
-            )
-            if agentcore
-            else None
-        )
         self._saved_env: dict[str, str | None] = {}
         self.ready_after_s = time.perf_counter() - began
         self.stopped = False
@@ -113,6 +113,7 @@ class Lab:
             "OAUTH_DISCOVERY_URL": self.urls.discovery,
             "OAUTH_REDIRECT_URI": f"{self.urls.frontend}/callback",
             "AGENT_URL": self.urls.agent,
+            **(self.agentcore.frontend_env() if self.agentcore else {}),
         }
 
     def env(self) -> dict[str, str]:

@@ -224,10 +224,10 @@ class DataPlane:
             raise validation_error(
                 "Unknown session for this workload and user.", [("sessionUri", "no such session")]
             )
-        if session.done:
-            token = self.vault.get_oauth2_token(wat.name, wat.user, provider)
+        token = self.vault.get_oauth2_token(wat.name, wat.user, provider) if session.done else None
+        if token is not None:
             return {"accessToken": token["access_token"]}
-        if session.failed:
+        if session.failed or session.done:  # refused at the provider, or ended by a hijack
             return {"sessionUri": uri, "sessionStatus": "FAILED"}
         return {"sessionUri": uri, "sessionStatus": "IN_PROGRESS"}
 
@@ -238,6 +238,10 @@ class DataPlane:
             session = self.sessions.live(uri)
         except AwsError as exc:
             return Response(exc.message, status=400)
+        if session.tokens is not None or session.failed:
+            # One consent per session: a second browser must not swap in its own tokens
+            # before the first user's app completes the session.
+            return Response("This authorization session was already used.", status=400)
         if "error" in request.args:
             session.failed = request.args["error"]
         else:
@@ -265,6 +269,8 @@ class DataPlane:
         else:
             user = user_from_id(identifier["userId"])
         if user != session.user:
+            # A hijack attempt: end the session so its tokens can never be claimed.
+            session.done, session.tokens = True, None
             raise AwsError(
                 "AccessDeniedException",
                 "This session was started by another user; nothing was stored.",

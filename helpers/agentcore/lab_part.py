@@ -64,6 +64,15 @@ class AgentCorePart:
         self.identity = self._emulator(ports)
         self.identity.start()
 
+    def frontend_env(self) -> dict[str, str]:
+        """What the frontend's deployment adds: the data plane and its own credentials."""
+        return {
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": self.identity.data_server.url,
+            "AWS_ACCESS_KEY_ID": aws.FRONTEND_APP.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": aws.FRONTEND_APP.secret_access_key,
+            "AWS_REGION": aws.REGION,
+        }
+
     def env(self) -> dict[str, str]:
         """The standard variables boto3 and the bedrock-agentcore SDK read."""
         cp, dp = self.identity.control_server.url, self.identity.data_server.url

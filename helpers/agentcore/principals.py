@@ -4,6 +4,7 @@
 - each runtime's execution role: the data-plane calls an agent makes, for its own
   workload identity only, plus ``InvokeAgentRuntimeForUser`` — the right to vouch for a
   user id;
+- the frontend app: may confirm that the user finishing a consent is its signed-in user;
 - an untrusted app: may invoke an agent, but not on behalf of a user of its choosing.
 """
 
@@ -46,10 +47,16 @@ AGENT_RUNTIME = _principal(
 MCP_RUNTIME = _principal(
     "fitness-mcp-runtime", aws.MCP_RUNTIME, RUNTIME_ACTIONS, frozenset({"fitness-mcp"})
 )
+FRONTEND_APP = _principal(
+    "fitness-frontend-app",
+    aws.FRONTEND_APP,
+    frozenset({"bedrock-agentcore:CompleteResourceTokenAuth"}),
+    frozenset(),
+)
 UNTRUSTED_APP = _principal(
     "partner-app",
     aws.UNTRUSTED_APP,
     frozenset({"bedrock-agentcore:InvokeAgentRuntime"}),
     frozenset(),
 )
-ALL = [OPERATOR, AGENT_RUNTIME, MCP_RUNTIME, UNTRUSTED_APP]
+ALL = [OPERATOR, AGENT_RUNTIME, MCP_RUNTIME, FRONTEND_APP, UNTRUSTED_APP]

@@ -12,16 +12,19 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+import boto3
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from authlib.oidc.core import CodeIDToken
+from botocore.exceptions import ClientError, ParamValidationError
 from flask import Flask, jsonify, redirect, request, session
 from joserfc.errors import JoseError
 
 from ..clock import LabClock
 from ..idp.seed import FRONTEND_SCOPE
 
+AGENTCORE_RETURN_PATH = "/agentcore/return"
 REQUIRED_ENV = (
     "OAUTH_CLIENT_ID",
     "OAUTH_CLIENT_SECRET",
@@ -120,6 +123,8 @@ class Frontend:
         app.add_url_rule("/login", view_func=self.login)
         app.add_url_rule("/callback", view_func=self.callback)
         app.add_url_rule("/ask", view_func=self.ask, methods=["GET", "POST"])
+        if "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE" in self.env:
+            app.add_url_rule(AGENTCORE_RETURN_PATH, view_func=self.agentcore_return)
 
     def tokens_for(self) -> dict | None:
         return self.sessions.get(session.get("sid", ""))
@@ -154,6 +159,39 @@ class Frontend:
         session.clear()
         session["sid"] = sid
         return redirect("/")
+
+    def agentcore_return(self):  # noqa: ANN201
+        """Where AgentCore sends the browser after consent at an outbound provider.
+
+        Session binding: the app vouches that the user finishing the consent is the user
+        signed in here, by handing AgentCore that user's own token. A session started by
+        someone else fails, and nothing lands in anybody's vault.
+        """
+        tokens = self.tokens_for()
+        if tokens is None:
+            return jsonify(error="login_required"), 401
+        try:
+            self._agentcore().complete_resource_token_auth(
+                sessionUri=request.args.get("session_id", ""),
+                userIdentifier={"userToken": tokens["access_token"]},
+            )
+        except ClientError as exc:
+            error = exc.response["Error"]
+            status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
+            return jsonify(error=error["Code"], error_description=error["Message"]), status
+        except ParamValidationError as exc:  # a session_id that is no session URI at all
+            return jsonify(error="ValidationException", error_description=str(exc)), 400
+        return jsonify(status="authorized", state=request.args.get("state"))
+
+    def _agentcore(self) -> Any:
+        session = boto3.session.Session(
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.env["AWS_REGION"],
+        )
+        return session.client(
+            "bedrock-agentcore", endpoint_url=self.env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"]
+        )
 
     def ask(self):  # noqa: ANN201
         # Step 5: the access token travels to the agent in the Authorization header.
