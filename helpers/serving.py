@@ -33,7 +33,7 @@ class _QuietHandler(WSGIRequestHandler):
             super().log(type, message, *args)
 
 
-class _Listening:
+class Listening:
     """What every lab server shares: a name, a URL known before its app, readiness polling."""
 
     name: str
@@ -56,7 +56,7 @@ class _Listening:
         )
 
 
-class BackgroundServer(_Listening):
+class BackgroundServer(Listening):
     """One WSGI app served from a daemon thread until :meth:`stop`."""
 
     def __init__(self, name: str, port: int = 0) -> None:
@@ -91,7 +91,7 @@ class BackgroundServer(_Listening):
         self._server.server_close()
 
 
-class BackgroundAsgiServer(_Listening):
+class BackgroundAsgiServer(Listening):
     """One ASGI app under uvicorn, served from a daemon thread until :meth:`stop`.
 
     Readiness: ``BedrockAgentCoreApp`` answers ``GET /ping``, so pass that to

@@ -16,6 +16,7 @@ from .data_plane import CALLBACK_PATH, DataPlane
 from .directory import Directory
 from .inbound import InboundAuthorizer, TrustedIssuer
 from .managed_secrets import ManagedSecrets
+from .runtime import RuntimeFrontDoor
 from .service import AwsService
 from .sigv4 import Principal
 from .vault import TokenVault
@@ -44,12 +45,15 @@ class AgentCoreIdentity:
         self.secrets = ManagedSecrets(aws.client("secretsmanager", moto_url, aws.OPERATOR))
         by_key = {p.access_key: p for p in principals}
         self.control = ControlPlane(self.directory, self.secrets, self.vault, callback_url)
+        tokens = WorkloadTokens(self.data_server.url, clock)
+        inbound = InboundAuthorizer(trusted, clock)
+        self.runtime = RuntimeFrontDoor(tokens, inbound)
         self.data = DataPlane(
             directory=self.directory,
             vault=self.vault,
             secrets=self.secrets,
-            tokens=WorkloadTokens(self.data_server.url, clock),
-            inbound=InboundAuthorizer(trusted, clock),
+            tokens=tokens,
+            inbound=inbound,
             clock=clock,
             callback_url=callback_url,
         )
@@ -58,9 +62,10 @@ class AgentCoreIdentity:
         )
         self.data_service = AwsService(
             "bedrock-agentcore",
-            self.data.handlers(),
+            {**self.data.handlers(), **self.runtime.handlers()},
             by_key,
             aws.REGION,
+            custom_auth={"InvokeAgentRuntime": self.runtime.bearer},
             extra_routes={CALLBACK_PATH: self.data.callback},
         )
 

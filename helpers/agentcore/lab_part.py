@@ -8,12 +8,14 @@ import tempfile
 from pathlib import Path
 
 from .. import aws
+from ..cast.agent_process import AgentProcess
 from ..clock import LabClock
 from ..idp.models import Client, Store
 from ..idp.seed import new_secret
 from . import principals
 from .emulator import AgentCoreIdentity
 from .inbound import TrustedIssuer
+from .runtime import AgentRuntime
 
 # The OAuth client AgentCore uses at the lab IdP to fetch outbound tokens for agents.
 OUTBOUND_CLIENT_ID = "agentcore-outbound"
@@ -46,6 +48,7 @@ class AgentCorePart:
             )
         )
         self.identity.start()
+        self.agents: list[AgentProcess] = []
 
     def _emulator(self, ports: tuple[int, int] = (0, 0)) -> AgentCoreIdentity:
         return AgentCoreIdentity(
@@ -56,6 +59,45 @@ class AgentCorePart:
             principals=principals.ALL,
             ports=ports,
         )
+
+    def deploy_coach(
+        self,
+        *,
+        provider_name: str,
+        activities_url: str,
+        return_url: str | None,
+        authorizer: str = "JWT",
+    ) -> str:
+        """Deploy the coach agent as runtime ``fitness_coach``; returns its ARN.
+
+        Like AgentCore Runtime, the agent runs as its own process with its execution
+        role's credentials, and its workload identity is ``fitness-agent``.
+        """
+        agent = AgentProcess(
+            "fitness_coach",
+            "coach",
+            {
+                **self._runtime_env(aws.AGENT_RUNTIME),
+                "COACH_PROVIDER_NAME": provider_name,
+                "COACH_ACTIVITIES_URL": activities_url,
+            },
+            self.state_dir,
+        )
+        self.agents.append(agent)
+        agent.wait_ready("/ping", deadline_s=30)
+        return self.identity.runtime.host(
+            AgentRuntime("fitness_coach", "fitness-agent", agent.url, authorizer, return_url)
+        )
+
+    def _runtime_env(self, creds: aws.LabCredentials) -> dict[str, str]:
+        dp = self.identity.data_server.url
+        return {
+            "AWS_ACCESS_KEY_ID": creds.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
+            "AWS_REGION": aws.REGION,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": dp,
+            "BEDROCK_AGENTCORE_DP_ENDPOINT": dp,
+        }
 
     def restart(self) -> None:
         """Stop and start the emulator over the same state and ports, as after a reboot."""
@@ -90,6 +132,8 @@ class AgentCorePart:
         }
 
     def stop(self) -> None:
+        for agent in self.agents:
+            agent.stop()
         self.identity.stop()
         self.moto.stop()
         if self._owns_state:

@@ -1,0 +1,83 @@
+"""Agents deployed the way AgentCore Runtime deploys them: as a separate process.
+
+A runtime container gets its own environment: its execution role's credentials, the
+Identity endpoint, nothing of the caller's. So the lab starts each agent as a child
+process with an explicit environment allow-list, instead of in the notebook's kernel
+(where it would inherit the operator's credentials and every other variable).
+
+``python -m helpers.cast.agent_process coach`` is the child: it binds 127.0.0.1 on a port
+the OS picks, prints ``LISTENING <port>``, and serves the agent with uvicorn.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from ..serving import LOOPBACK, Listening
+
+# The only variables a child inherits from the lab's own process.
+INHERITED = ("PATH", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "SYSTEMROOT", "TMPDIR")
+
+
+class AgentProcess(Listening):
+    def __init__(self, name: str, kind: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        child_env = {k: os.environ[k] for k in INHERITED if k in os.environ}
+        child_env.update(env, DOCKER_CONTAINER="1")  # the SDK must never fall back to local dev
+        self._log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", __name__, kind],
+            env=child_env,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            stdin=subprocess.DEVNULL,
+        )
+        self.port = self._read_port(deadline_s=30)
+        self.url = f"http://{LOOPBACK}:{self.port}"
+
+    def _read_port(self, deadline_s: float) -> int:
+        ready, _, _ = select.select([self._proc.stdout], [], [], deadline_s)
+        line = self._proc.stdout.readline().decode() if ready else ""
+        if not line.startswith("LISTENING "):
+            self.stop()
+            raise RuntimeError(f"agent {self.name} did not start; see its log")
+        return int(line.split()[1])
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc.stdout.close()
+        self._log.close()
+
+
+def _serve(kind: str) -> None:
+    from .coach_agent import CoachConfig, create_coach_agent  # SDK import after env is set
+
+    if kind != "coach":
+        raise SystemExit(f"unknown agent kind {kind!r}")
+    app = create_coach_agent(
+        CoachConfig(
+            provider_name=os.environ["COACH_PROVIDER_NAME"],
+            activities_url=os.environ["COACH_ACTIVITIES_URL"],
+        )
+    )
+    sock = socket.create_server((LOOPBACK, 0))
+    print(f"LISTENING {sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1])
