@@ -44,8 +44,7 @@ class AuthSession:
     verifier: str
     expires_at: float
     tokens: dict | None = None  # set by the provider's callback, vaulted only on completion
-    done: bool = False
-    failed: str | None = None
+    status: str = "IN_PROGRESS"  # then COMPLETED, or FAILED (refused, or hijacked)
 
 
 @dataclass
@@ -72,7 +71,7 @@ class Sessions:
     def live(self, uri: str) -> AuthSession:
         """A session still open for completion, or the ValidationException saying why not."""
         session = self._by_uri.get(uri)
-        if session is None or session.done:
+        if session is None or session.status != "IN_PROGRESS":
             raise validation_error(
                 "The session is unknown or already completed.",
                 [("sessionUri", "no such open session")],
@@ -224,12 +223,13 @@ class DataPlane:
             raise validation_error(
                 "Unknown session for this workload and user.", [("sessionUri", "no such session")]
             )
-        token = self.vault.get_oauth2_token(wat.name, wat.user, provider) if session.done else None
-        if token is not None:
-            return {"accessToken": token["access_token"]}
-        if session.failed or session.done:  # refused at the provider, or ended by a hijack
-            return {"sessionUri": uri, "sessionStatus": "FAILED"}
-        return {"sessionUri": uri, "sessionStatus": "IN_PROGRESS"}
+        if session.status == "COMPLETED":
+            return {
+                "accessToken": self.vault.get_oauth2_token(wat.name, wat.user, provider)[
+                    "access_token"
+                ]
+            }
+        return {"sessionUri": uri, "sessionStatus": session.status}
 
     def callback(self, request: Request) -> Response:
         """The provider sends the user's browser here with a code; the app confirms later."""
@@ -238,20 +238,20 @@ class DataPlane:
             session = self.sessions.live(uri)
         except AwsError as exc:
             return Response(exc.message, status=400)
-        if session.tokens is not None or session.failed:
+        if session.tokens is not None:
             # One consent per session: a second browser must not swap in its own tokens
             # before the first user's app completes the session.
             return Response("This authorization session was already used.", status=400)
         if "error" in request.args:
-            session.failed = request.args["error"]
+            session.status = "FAILED"  # the user refused consent at the provider
         else:
             client = ProviderClient(self.directory.get("oauth2", session.provider), self.secrets)
             try:
                 session.tokens = client.exchange_code(
                     request.args.get("code", ""), self.callback_url, session.verifier
                 )
-            except AwsError as exc:
-                session.failed = exc.message
+            except AwsError:  # the provider refused the code: the session cannot succeed
+                session.status = "FAILED"
         params = {"session_id": uri}
         if session.custom_state:
             params["state"] = session.custom_state
@@ -270,7 +270,7 @@ class DataPlane:
             user = user_from_id(identifier["userId"])
         if user != session.user:
             # A hijack attempt: end the session so its tokens can never be claimed.
-            session.done, session.tokens = True, None
+            session.status, session.tokens = "FAILED", None
             raise AwsError(
                 "AccessDeniedException",
                 "This session was started by another user; nothing was stored.",
@@ -281,7 +281,7 @@ class DataPlane:
                 [("sessionUri", "authorization not finished")],
             )
         self._store(session.workload, session.user, session.provider, session.tokens)
-        session.done = True
+        session.status = "COMPLETED"
         return {}
 
     # -- API keys -------------------------------------------------------------------------
