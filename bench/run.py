@@ -5,10 +5,14 @@
 - lab start-up and stop: ``Lab()`` until every service answers its health probe, and
   ``stop()``, against one bare werkzeug server with a one-line WSGI app, treated the same;
 - notebooks: each notebook executed top to bottom in a fresh kernel, against an empty
-  notebook (the kernel's own start-up and shutdown).
+  notebook (the kernel's own start-up and shutdown);
+- AgentCore Identity calls through boto3 (GetWorkloadAccessTokenForUserId,
+  GetResourceApiKey) against moto's Secrets Manager GetSecretValue, the call an agent
+  would otherwise make for the same secret.
 
 Figures are medians; ratios say how much the lab adds to what any server or notebook
-costs on this machine. Targets (issue 2): lab ready < 1 s; notebooks 00-02 < 15 s in all.
+costs on this machine. Targets: lab ready < 1 s; notebooks 00-02 < 15 s in all;
+AgentCore calls no slower than GetSecretValue (ratio <= 1.0).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from helpers import aws
 from helpers.lab import Lab
 from helpers.serving import BackgroundServer
 
@@ -74,14 +79,47 @@ def empty_notebook() -> nbformat.NotebookNode:
     return nb
 
 
+def agentcore_calls(repeat: int) -> None:
+    """Per-call latency of the emulator beside moto's GetSecretValue, same client stack."""
+    with Lab(agentcore=True) as lab:
+        ident = lab.agentcore.identity
+        control = aws.client("bedrock-agentcore-control", ident.control_server.url, aws.OPERATOR)
+        data = aws.client("bedrock-agentcore", ident.data_server.url, aws.AGENT_RUNTIME)
+        secrets = aws.client("secretsmanager", lab.agentcore.moto.url, aws.OPERATOR)
+        control.create_workload_identity(name="fitness-agent")
+        control.create_api_key_credential_provider(name="bench-key", apiKey="k" * 32)
+        secrets.create_secret(Name="bench-key", SecretString="k" * 32)
+        wat = data.get_workload_access_token_for_user_id(
+            workloadName="fitness-agent", userId="bench"
+        )["workloadAccessToken"]
+        calls = {
+            "GetWorkloadAccessTokenForUserId": lambda: data.get_workload_access_token_for_user_id(
+                workloadName="fitness-agent", userId="bench"
+            ),
+            "GetResourceApiKey": lambda: data.get_resource_api_key(
+                workloadIdentityToken=wat, resourceCredentialProviderName="bench-key"
+            ),
+        }
+        reference = lambda: secrets.get_secret_value(SecretId="bench-key")  # noqa: E731
+        for call in (reference, *calls.values()):  # warm connections and caches
+            median_seconds(call, 20)
+        moto = median_seconds(reference, repeat)
+        for name, call in calls.items():
+            seconds = median_seconds(call, repeat)
+            print(row(name, seconds, moto, "≤ 1.0× GetSecretValue " + mark(seconds <= moto)))
+
+
 def mark(met: bool) -> str:
     return "✓" if met else "✗"
 
 
+def duration(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms" if seconds < 1 else f"{seconds:.3f} s"
+
+
 def row(name: str, seconds: float, reference: float, target: str = "") -> str:
-    return (
-        f"{name:<28} {seconds:>8.3f} s {reference:>8.3f} s {seconds / reference:>7.1f}×  {target}"
-    )
+    ratio = seconds / reference
+    return f"{name:<32} {duration(seconds):>10} {duration(reference):>10} {ratio:>7.2f}×  {target}"
 
 
 def main() -> None:
@@ -89,7 +127,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement")
     args = parser.parse_args()
 
-    print(f"{'measurement':<28} {'ours':>10} {'reference':>10} {'ratio':>8}  target")
+    print(f"{'measurement':<32} {'ours':>10} {'reference':>10} {'ratio':>8}  target")
     bare_start, bare_stop = start_and_stop(start_bare_server, args.repeat)
     lab_start, lab_stop = start_and_stop(Lab, args.repeat)
     print(row("lab start-up → ready", lab_start, bare_start, "< 1 s " + mark(lab_start < 1)))
@@ -104,6 +142,7 @@ def main() -> None:
         total += seconds
         print(row(f"notebook {path.stem}", seconds, empty))
     print(row("notebooks 00-02 together", total, empty, "< 15 s " + mark(total < 15)))
+    agentcore_calls(args.repeat * 60)
 
 
 if __name__ == "__main__":
