@@ -17,6 +17,8 @@ from .vault import TokenVault, VaultConfigError
 API_KEY_JSON_KEY = "api_key_value"
 CLIENT_SECRET_JSON_KEY = "client_secret"
 OFFLINE_VENDORS = {"CustomOauth2"}  # every other vendor lives on the internet
+# The member that references an EXTERNAL secret, by the member that carries a MANAGED one.
+REFERENCE_FIELDS = {"apiKey": "apiKeySecretConfig", "clientSecret": "clientSecretConfig"}
 
 
 class ControlPlane:
@@ -75,16 +77,18 @@ class ControlPlane:
 
     # -- OAuth2 credential providers ----------------------------------------------------
     def create_oauth2(self, p: dict) -> dict:
+        self.directory.check_new("oauth2", p["name"], PROVIDER_QUOTA)  # before any secret write
         body = self._oauth2_body(p)
         return self._oauth2_out(
             self.directory.create("oauth2", p["name"], body, p.get("tags"), quota=PROVIDER_QUOTA)
         )
 
     def update_oauth2(self, p: dict) -> dict:
-        self.directory.get("oauth2", p["name"])
-        return self._oauth2_out(
-            self.directory.update("oauth2", p["name"], self._oauth2_body(p)), timestamps=True
-        )
+        old = self.directory.get("oauth2", p["name"])
+        body = self._oauth2_body(p)
+        updated = self.directory.update("oauth2", p["name"], body)
+        self._drop_replaced_managed("oauth2", p["name"], old.body["secret"], body["secret"])
+        return self._oauth2_out(updated, timestamps=True)
 
     def get_oauth2(self, p: dict) -> dict:
         return self._oauth2_out(self.directory.get("oauth2", p["name"]), timestamps=True)
@@ -145,6 +149,7 @@ class ControlPlane:
 
     # -- API key credential providers ---------------------------------------------------
     def create_api_key(self, p: dict) -> dict:
+        self.directory.check_new("apikey", p["name"], PROVIDER_QUOTA)  # before any secret write
         secret = self._api_key_secret(p)
         return _api_key_out(
             self.directory.create(
@@ -153,11 +158,11 @@ class ControlPlane:
         )
 
     def update_api_key(self, p: dict) -> dict:
-        self.directory.get("apikey", p["name"])
+        old = self.directory.get("apikey", p["name"])
         secret = self._api_key_secret(p)
-        return _api_key_out(
-            self.directory.update("apikey", p["name"], {"secret": secret}), timestamps=True
-        )
+        updated = self.directory.update("apikey", p["name"], {"secret": secret})
+        self._drop_replaced_managed("apikey", p["name"], old.body["secret"], secret)
+        return _api_key_out(updated, timestamps=True)
 
     def get_api_key(self, p: dict) -> dict:
         return _api_key_out(self.directory.get("apikey", p["name"]), timestamps=True)
@@ -184,21 +189,17 @@ class ControlPlane:
         value_field: str,
     ) -> dict:
         """Store a MANAGED secret, or check an EXTERNAL reference: never both, never neither."""
+        _check_secret_source(source, value_field, value is not None, reference is not None)
         if source == "MANAGED":
-            if value is None or reference is not None:
-                raise validation_error(
-                    f"MANAGED needs {value_field} and no secret reference.",
-                    [(value_field, "required for MANAGED")],
-                )
             arn = self.secrets.put(f"{kind}/{name}", json_key, value)
             return {"source": "MANAGED", "arn": arn, "jsonKey": json_key}
-        if reference is None or value is not None:
-            raise validation_error(
-                f"EXTERNAL needs a secret reference and no {value_field}.",
-                [(value_field, "not allowed for EXTERNAL")],
-            )
         arn = self.secrets.arn_of(reference["secretId"])
         return {"source": "EXTERNAL", "arn": arn, "jsonKey": reference["jsonKey"]}
+
+    def _drop_replaced_managed(self, kind: str, name: str, old: dict, new: dict) -> None:
+        """Switched to EXTERNAL: the service-owned copy of the old secret must not linger."""
+        if old.get("source") == "MANAGED" and new["source"] != "MANAGED":
+            self.secrets.delete(f"{kind}/{name}")
 
     # -- shared -------------------------------------------------------------------------
     def delete(self, kind: str) -> Callable[[dict], dict]:
@@ -293,13 +294,28 @@ def _workload(r: Resource, timestamps: bool = True) -> dict:
     return out
 
 
+def _check_secret_source(source: str, value_field: str, has_value: bool, has_ref: bool) -> None:
+    """MANAGED takes the value, EXTERNAL the reference; the error names the member at fault."""
+    reference_field = REFERENCE_FIELDS[value_field]
+    if source == "MANAGED":
+        wrong = [(value_field, "required for MANAGED")] if not has_value else []
+        wrong += [(reference_field, "not allowed for MANAGED")] if has_ref else []
+    else:
+        wrong = [(reference_field, "required for EXTERNAL")] if not has_ref else []
+        wrong += [(value_field, "not allowed for EXTERNAL")] if has_value else []
+    if wrong:
+        raise validation_error(
+            f"{source} needs {value_field if source == 'MANAGED' else reference_field} only.",
+            wrong,
+        )
+
+
 def _secret_out(secret: dict, prefix: str) -> dict:
     """``apiKeySecretArn``/``clientSecretArn`` and friends, as the model names them."""
-    name = "apiKey" if prefix == "apiKey" else "clientSecret"
     return {
-        f"{name}SecretArn": {"secretArn": secret["arn"]},
-        f"{name}SecretJsonKey": secret["jsonKey"],
-        f"{name}SecretSource": secret["source"],
+        f"{prefix}SecretArn": {"secretArn": secret["arn"]},
+        f"{prefix}SecretJsonKey": secret["jsonKey"],
+        f"{prefix}SecretSource": secret["source"],
     }
 
 

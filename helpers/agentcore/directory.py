@@ -67,13 +67,7 @@ class Directory:
         quota: int | None = None,
     ) -> Resource:
         with self._lock:
-            if self._exists(kind, name):
-                raise AwsError("ConflictException", f"{KINDS[kind][1]} {name} already exists.")
-            if quota is not None and self._count(kind) >= quota:
-                raise AwsError(
-                    "ServiceQuotaExceededException",
-                    f"You can have at most {quota} {KINDS[kind][1]}s.",
-                )
+            self.check_new(kind, name, quota)
             now = self._now()
             self._db.execute(
                 "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -89,6 +83,17 @@ class Directory:
             )
             self._db.commit()
         return self.get(kind, name)
+
+    def check_new(self, kind: str, name: str, quota: int | None = None) -> None:
+        """The error ``create`` would raise: callers check before writing elsewhere (a
+        MANAGED secret), so a refused create never touches another resource's secret."""
+        if self._exists(kind, name):
+            raise AwsError("ConflictException", f"{KINDS[kind][1]} {name} already exists.")
+        if quota is not None and self._count(kind) >= quota:
+            raise AwsError(
+                "ServiceQuotaExceededException",
+                f"You can have at most {quota} {KINDS[kind][1]}s.",
+            )
 
     def get(self, kind: str, name: str) -> Resource:
         row = self._db.execute(
@@ -174,11 +179,14 @@ def _decode_token(token: str | None) -> int:
     if not token:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode())
+        start = int(base64.urlsafe_b64decode(token.encode()).decode())
     except ValueError:
+        start = -1
+    if start < 0:  # we only issue offsets >= 0; SQLite would read a negative one as 0
         raise AwsError(
             "ValidationException",
             "Invalid nextToken.",
             reason="CannotParse",
             fieldList=[{"name": "nextToken", "message": "not a token we issued"}],
-        ) from None
+        )
+    return start

@@ -7,6 +7,7 @@ request, same string to sign, same key derivation — by feeding the received re
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import time
@@ -75,6 +76,7 @@ def authenticate(
             status=403,
         )
     _check_skew(request.headers.get("X-Amz-Date", ""))
+    _check_payload_hash(request)
     expected = _signature(request, principal, match["headers"].split(";"), service, region)
     if not hmac.compare_digest(expected, match["sig"]):
         raise AwsError(
@@ -94,6 +96,21 @@ def _check_skew(amz_date: str) -> None:
         ) from None
     if abs(time.time() - signed_at) > MAX_SKEW_S:  # wall time: the client signs with it
         raise AwsError("InvalidSignatureException", "Signature expired.", status=403)
+
+
+def _check_payload_hash(request: Request) -> None:
+    """A declared payload hash must be the body's: botocore's signer trusts the header over
+    the body, so a signed hash with a swapped body would otherwise verify."""
+    declared = request.headers.get("X-Amz-Content-SHA256")
+    if declared is None:
+        return
+    actual = hashlib.sha256(request.get_data(cache=True)).hexdigest()
+    if declared.lower() != actual:  # UNSIGNED-PAYLOAD too: only S3 accepts it
+        raise AwsError(
+            "InvalidSignatureException",
+            "The provided x-amz-content-sha256 header does not match what was computed.",
+            status=403,
+        )
 
 
 def _signature(
