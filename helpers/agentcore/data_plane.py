@@ -126,7 +126,8 @@ class DataPlane:
     def wat_for_jwt(self, p: dict, call: Call) -> dict:
         name = self._workload(p["workloadName"], call.principal)
         issuer, subject = self.inbound.user_of(p["userToken"])
-        return {"workloadAccessToken": self.tokens.mint(name, user_from_jwt(issuer, subject))}
+        user = user_from_jwt(issuer, subject)
+        return {"workloadAccessToken": self.tokens.mint(name, user, p["userToken"])}
 
     def wat_for_user_id(self, p: dict, call: Call) -> dict:
         name = self._workload(p["workloadName"], call.principal)
@@ -148,11 +149,7 @@ class DataPlane:
         if flow == "M2M":
             return {"accessToken": client.client_credentials(p["scopes"])["access_token"]}
         if flow == "ON_BEHALF_OF_TOKEN_EXCHANGE":
-            raise AwsError(
-                "ValidationException",
-                "ON_BEHALF_OF_TOKEN_EXCHANGE is not configured for this provider.",
-                reason="FieldValidationFailed",
-            )
+            return {"accessToken": self._on_behalf_of(p, wat, client)}
         if wat.user is None:
             raise validation_error(
                 "USER_FEDERATION needs a WAT bound to a user.",
@@ -165,6 +162,27 @@ class DataPlane:
             if stored:
                 return {"accessToken": stored}
         return self._start_session(p, wat, provider.name, client)
+
+    def _on_behalf_of(self, p: dict, wat: Workload, client: ProviderClient) -> str:
+        """RFC 8693 at the provider: the user's own JWT, traded for one audience's token."""
+        subject_token = self.tokens.user_token(wat)
+        if subject_token is None:
+            raise validation_error(
+                "ON_BEHALF_OF_TOKEN_EXCHANGE needs a WAT minted from the user's JWT (a JWT "
+                "caller of the runtime, or GetWorkloadAccessTokenForJWT): a user id alone "
+                "is no token to exchange.",
+                [("workloadIdentityToken", "no user token behind this WAT")],
+            )
+        targets = [("audience", a) for a in p.get("audiences", [])]
+        targets += [("resource", r) for r in p.get("resources", [])]
+        if len(targets) != 1:
+            raise validation_error(
+                "Name exactly one audience (or resource): a token exchange mints a token "
+                "for one service.",
+                [("audiences", f"{len(targets)} given")],
+            )
+        name, target = targets[0]
+        return client.on_behalf_of(subject_token, p["scopes"], **{name: target})["access_token"]
 
     def _vaulted(self, wat: Workload, provider: str, client: ProviderClient) -> str | None:
         token = self.vault.get_oauth2_token(wat.name, wat.user, provider)

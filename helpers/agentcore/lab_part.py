@@ -10,8 +10,8 @@ from pathlib import Path
 from .. import aws
 from ..cast.agent_process import AgentProcess
 from ..clock import LabClock
+from ..idp import seed
 from ..idp.models import Client, Store
-from ..idp.seed import new_secret
 from . import principals
 from .emulator import AgentCoreIdentity
 from .inbound import TrustedIssuer
@@ -34,19 +34,21 @@ class AgentCorePart:
     ) -> None:
         self._owns_state = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="agent-identity-lab-"))
-        self.clock, self.discovery_url = clock, discovery_url
+        self.clock, self.discovery_url, self.idp_store = clock, discovery_url, idp_store
         self.moto = aws.MotoServer().start()
         self.identity = self._emulator()
         idp_store.add_client(
             Client(
                 OUTBOUND_CLIENT_ID,
-                new_secret(),
+                seed.new_secret(),
                 "AgentCore Identity (outbound)",
                 [self.identity.data.callback_url],
                 ["authorization_code", "refresh_token", "client_credentials"],
                 OUTBOUND_SCOPE,
             )
         )
+        # The MCP server is a resource server of the IdP like the agent and the API.
+        idp_store.add_client(seed.resource_server_client(seed.MCP_CLIENT_ID, "Fitness MCP server"))
         self.identity.start()
         self.agents: list[AgentProcess] = []
 
@@ -67,12 +69,17 @@ class AgentCorePart:
         activities_url: str,
         return_url: str | None,
         authorizer: str = "JWT",
+        mcp_url: str | None = None,
+        obo_provider_name: str | None = None,
     ) -> str:
         """Deploy the coach agent as runtime ``fitness_coach``; returns its ARN.
 
         Like AgentCore Runtime, the agent runs as its own process with its execution
-        role's credentials, and its workload identity is ``fitness-agent``.
+        role's credentials, and its workload identity is ``fitness-agent``. With
+        ``mcp_url`` and ``obo_provider_name`` it can also call the MCP server, with a token
+        that AgentCore Identity exchanges on the user's behalf at that provider.
         """
+        optional = {"COACH_MCP_URL": mcp_url, "COACH_OBO_PROVIDER_NAME": obo_provider_name}
         agent = AgentProcess(
             "fitness_coach",
             "coach",
@@ -80,6 +87,7 @@ class AgentCorePart:
                 **self._runtime_env(aws.AGENT_RUNTIME),
                 "COACH_PROVIDER_NAME": provider_name,
                 "COACH_ACTIVITIES_URL": activities_url,
+                **{name: value for name, value in optional.items() if value},
             },
             self.state_dir,
         )
@@ -88,6 +96,31 @@ class AgentCorePart:
         return self.identity.runtime.host(
             AgentRuntime("fitness_coach", "fitness-agent", agent.url, authorizer, return_url)
         )
+
+    def deploy_mcp(self, *, activities_url: str) -> str:
+        """Start the fitness MCP server as its own process; returns its MCP endpoint URL.
+
+        It gets what a deployment would inject: the IdP's discovery URL, its own client
+        credentials (to introspect and to exchange tokens) and the API it reads. No AWS
+        credentials: it never calls AgentCore Identity.
+        """
+        from ..cast.mcp_server import METADATA_PATH, PATH  # the mcp SDK only once it's used
+
+        server = AgentProcess(
+            "fitness_mcp",
+            "mcp",
+            {
+                "MCP_DISCOVERY_URL": self.discovery_url,
+                "MCP_CLIENT_ID": seed.MCP_CLIENT_ID,
+                "MCP_CLIENT_SECRET": self.idp_store.clients[seed.MCP_CLIENT_ID].client_secret,
+                "MCP_ACTIVITIES_URL": activities_url,
+                "LAB_CLOCK_OFFSET": str(self.clock.offset),
+            },
+            self.state_dir,
+        )
+        self.agents.append(server)
+        server.wait_ready(METADATA_PATH, deadline_s=30)
+        return server.url + PATH
 
     def _runtime_env(self, creds: aws.LabCredentials) -> dict[str, str]:
         dp = self.identity.data_server.url

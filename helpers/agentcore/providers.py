@@ -1,7 +1,8 @@
 """The emulator as an OAuth client of each credential provider's authorization server.
 
 authlib's requests client does the protocol work (client credentials, authorization URL
-with PKCE, code exchange, refresh); this module only reads the provider's configuration.
+with PKCE, code exchange, refresh, token exchange); this module only reads the provider's
+configuration.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from ..idp.token_exchange import exchange
 from .directory import Resource
 from .errors import AwsError
 from .managed_secrets import ManagedSecrets
@@ -94,6 +96,14 @@ class ProviderClient:
                     grant_type="authorization_code",
                     code=code,
                     code_verifier=verifier,
+                )
+            )
+
+    def on_behalf_of(self, subject_token: str, scopes: list[str], **target: str) -> dict:
+        with self.session() as oauth:
+            return self._fetch(
+                lambda: exchange(
+                    oauth, self.metadata()["token_endpoint"], subject_token, scopes, **target
                 )
             )
 

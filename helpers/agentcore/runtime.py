@@ -74,10 +74,12 @@ class RuntimeFrontDoor:
         if runtime is None:
             raise AwsError("ResourceNotFoundException", f"No agent runtime {p['agentRuntimeArn']}.")
         user = self._user(runtime, p, call.principal)
+        # A verified JWT caller's token stays with the WAT: the agent may exchange it (OBO).
+        user_token = call.principal.token if isinstance(call.principal, BearerCaller) else None
         session_id = p.get("runtimeSessionId") or f"lab-session-{uuid.uuid4()}"
         headers = {
             "Content-Type": p.get("contentType", "application/json"),
-            "WorkloadAccessToken": self.tokens.mint(runtime.workload, user),
+            "WorkloadAccessToken": self.tokens.mint(runtime.workload, user, user_token),
             "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": session_id,
         }
         if runtime.oauth2_return_url:

@@ -6,10 +6,15 @@ It binds one workload identity to one user (or to no user, for a machine-only ag
 
 Lifetime: 15 minutes — a WAT is minted per invocation by the runtime, so it only needs
 to outlive one request; a leaked one is worth little.
+
+A WAT minted from a user's JWT also lets the emulator find that JWT again, for
+ON_BEHALF_OF_TOKEN_EXCHANGE. The JWT stays here, keyed by the WAT's ``jti`` and forgotten
+when the WAT expires; it is never put inside the WAT, which its holder can decode.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -47,8 +52,10 @@ class WorkloadTokens:
     def __init__(self, issuer: str, clock: LabClock) -> None:
         self.issuer, self.clock = issuer, clock
         self._key = RSAKey.generate_key(2048, parameters={"kid": "wat-1"}, private=True)
+        self._user_tokens: dict[str, tuple[str, int]] = {}  # jti -> (user's JWT, WAT exp)
+        self._lock = threading.Lock()
 
-    def mint(self, workload: str, user: str | None) -> str:
+    def mint(self, workload: str, user: str | None, user_token: str | None = None) -> str:
         now = int(self.clock.now())
         claims = {
             "iss": self.issuer,
@@ -60,7 +67,22 @@ class WorkloadTokens:
         }
         if user is not None:
             claims["user"] = user
+        if user_token is not None:
+            self._remember(claims["jti"], user_token, claims["exp"])
         return jwt.encode({"alg": "RS256", "typ": WAT_TYPE, "kid": "wat-1"}, claims, self._key)
+
+    def _remember(self, jti: str, user_token: str, expires_at: int) -> None:
+        now = self.clock.now()
+        with self._lock:
+            # Every mint sweeps out the tokens whose WATs expired: nothing outlives its WAT.
+            self._user_tokens = {k: v for k, v in self._user_tokens.items() if v[1] > now}
+            self._user_tokens[jti] = (user_token, expires_at)
+
+    def user_token(self, workload: Workload) -> str | None:
+        """The user's JWT behind a verified WAT; None without one, or once the WAT expired."""
+        with self._lock:
+            token, expires_at = self._user_tokens.get(workload.jti, (None, 0))
+        return token if expires_at > self.clock.now() else None
 
     def verify(self, token: str) -> Workload:
         """The workload and user of a WAT we issued, or the error the data plane answers."""

@@ -5,8 +5,9 @@ Identity endpoint, nothing of the caller's. So the lab starts each agent as a ch
 process with an explicit environment allow-list, instead of in the notebook's kernel
 (where it would inherit the operator's credentials and every other variable).
 
-``python -m helpers.cast.agent_process coach`` is the child: it binds 127.0.0.1 on a port
-the OS picks, prints ``LISTENING <port>``, and serves the agent with uvicorn.
+``python -m helpers.cast.agent_process coach`` (or ``mcp``, the fitness MCP server) is the
+child: it binds 127.0.0.1 on a port the OS picks, prints ``LISTENING <port>``, and serves
+the app with uvicorn.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import select
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from ..serving import LOOPBACK, Listening
 
@@ -62,19 +65,45 @@ class AgentProcess(Listening):
         self._log.close()
 
 
-def _serve(kind: str) -> None:
+def _coach(url: str) -> ASGIApp:
     from .coach_agent import CoachConfig, create_coach_agent  # SDK import after env is set
 
-    if kind != "coach":
-        raise SystemExit(f"unknown agent kind {kind!r}")
-    app = create_coach_agent(
+    return create_coach_agent(
         CoachConfig(
             provider_name=os.environ["COACH_PROVIDER_NAME"],
             activities_url=os.environ["COACH_ACTIVITIES_URL"],
+            mcp_url=os.environ.get("COACH_MCP_URL"),
+            obo_provider_name=os.environ.get("COACH_OBO_PROVIDER_NAME"),
         )
     )
+
+
+def _mcp(url: str) -> ASGIApp:
+    from .mcp_server import McpConfig, create_mcp_server
+
+    return create_mcp_server(
+        McpConfig(
+            url=url,
+            discovery_url=os.environ["MCP_DISCOVERY_URL"],
+            client_id=os.environ["MCP_CLIENT_ID"],
+            client_secret=os.environ["MCP_CLIENT_SECRET"],
+            activities_url=os.environ["MCP_ACTIVITIES_URL"],
+            clock_offset=float(os.environ.get("LAB_CLOCK_OFFSET", "0")),
+        )
+    )
+
+
+_KINDS: dict[str, Callable[[str], ASGIApp]] = {"coach": _coach, "mcp": _mcp}
+
+
+def _serve(kind: str) -> None:
+    if kind not in _KINDS:
+        raise SystemExit(f"unknown agent kind {kind!r}")
     sock = socket.create_server((LOOPBACK, 0))
-    print(f"LISTENING {sock.getsockname()[1]}", flush=True)
+    port = sock.getsockname()[1]
+    # The app is built once the port is known: an MCP server names its own URL.
+    app = _KINDS[kind](f"http://{LOOPBACK}:{port}")
+    print(f"LISTENING {port}", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 

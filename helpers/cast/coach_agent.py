@@ -12,6 +12,13 @@ that is inside :func:`create_coach_agent`. boto3 then honours
 ``AWS_ENDPOINT_URL_BEDROCK_AGENTCORE`` (and needs AWS credentials to sign with), while the
 SDK's own ``BEDROCK_AGENTCORE_DP_ENDPOINT`` is read once, at the first
 ``import bedrock_agentcore``.
+
+Actions (``payload["action"]``):
+- ``activities``: the fitness API, with a USER_FEDERATION (or M2M) token;
+- ``mcp``: the MCP server's ``list_activities`` tool, with a token for audience
+  fitness-mcp that AgentCore Identity exchanges from the user's JWT (RFC 8693, OBO);
+- ``passthrough``: the anti-pattern, for notebooks to watch fail: the user's own token
+  sent to the MCP server, and the MCP server's token sent on to the fitness API.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Literal
 
 import jwt
@@ -27,6 +35,8 @@ from bedrock_agentcore.identity.auth import requires_access_token
 from bedrock_agentcore.runtime import BedrockAgentCoreApp, BedrockAgentCoreContext, RequestContext
 
 from ..masking import mask
+
+Step = Callable[[RequestContext], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,8 @@ class CoachConfig:
     activities_url: str  # the downstream API endpoint the coach reads
     scopes: tuple[str, ...] = ("activities:read",)
     auth_flow: Literal["USER_FEDERATION", "M2M"] = "USER_FEDERATION"
+    mcp_url: str | None = None  # the MCP server's endpoint
+    obo_provider_name: str | None = None  # the provider AgentCore exchanges tokens at
 
 
 class ConsentRequired(Exception):
@@ -66,11 +78,21 @@ def as_seen_by_runtime(context: RequestContext) -> dict[str, Any]:
     }
 
 
+def _bearer(authorization: str) -> str | None:
+    scheme, _, token = authorization.partition(" ")
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _inbound_token(context: RequestContext) -> str | None:
+    """The user's own token, as the runtime forwarded it."""
+    return _bearer((context.request_headers or {}).get("Authorization", ""))
+
+
 def _subject(authorization: str) -> str | None:
     # The runtime forwards Authorization only when configured to, and only after its own
     # authorizer verified it: the agent reads the subject, it does not re-verify.
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer":
+    token = _bearer(authorization)
+    if token is None:
         return None
     try:
         return jwt.decode(token, options={"verify_signature": False}).get("sub")
@@ -78,31 +100,91 @@ def _subject(authorization: str) -> str | None:
         return None
 
 
-def _activities_reader(config: CoachConfig) -> Callable[[], dict[str, Any]]:
+def _get(url: str, token: str) -> dict[str, Any]:
+    resp = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return {"status": resp.status_code, "body": resp.json()}
+
+
+def _activities_reader(config: CoachConfig) -> Step:
     @requires_access_token(
         provider_name=config.provider_name,
         scopes=list(config.scopes),
         auth_flow=config.auth_flow,
         on_auth_url=_hand_back,
     )
-    def read_activities(*, access_token: str) -> dict[str, Any]:
-        resp = requests.get(
-            config.activities_url,
-            headers={"Authorization": f"Bearer {access_token}"},
-            timeout=10,
-        )
-        return {"status": resp.status_code, "body": resp.json()}
+    def read_activities(context: RequestContext, *, access_token: str) -> dict[str, Any]:
+        return _get(config.activities_url, access_token)
 
     return read_activities
 
 
-def _outbound(read_activities: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _with(use: Callable[[str], dict[str, Any]], *, access_token: str) -> dict[str, Any]:
+    return use(access_token)
+
+
+def _not_deployed(context: RequestContext) -> dict[str, Any]:
+    return {"error": "this coach was deployed without mcp_url and obo_provider_name"}
+
+
+class _McpSteps:
+    """The coach as an MCP client: the right way (OBO) and the wrong way (passthrough)."""
+
+    def __init__(self, config: CoachConfig, url: str, provider: str, mcp: ModuleType) -> None:
+        self.config, self.url, self.mcp = config, url, mcp
+        # AgentCore Identity trades the user's JWT behind the WAT for a fitness-mcp token.
+        self.with_mcp_token = requires_access_token(
+            provider_name=provider,
+            scopes=list(config.scopes),
+            auth_flow="ON_BEHALF_OF_TOKEN_EXCHANGE",
+            audiences=[mcp.AUDIENCE],
+        )(_with)
+
+    def through_mcp(self, context: RequestContext) -> dict[str, Any]:
+        received = _inbound_token(context)
+        return self.with_mcp_token(
+            lambda token: {
+                "tokens": {
+                    "received": self.mcp.token_facts(received) if received else None,
+                    "sent_downstream": self.mcp.token_facts(token),
+                },
+                "tool": self.mcp.call_tool(self.url, token, "list_activities").as_dict(),
+            }
+        )
+
+    def passthrough(self, context: RequestContext) -> dict[str, Any]:
+        received = _inbound_token(context)
+        if received is None:
+            return {"error": "the runtime forwarded no user token"}
+        return {
+            # The user's token was minted for the agent, so the MCP server refuses it.
+            "user_token_to_mcp": {
+                **self.mcp.call_tool(self.url, received, "list_activities").as_dict(),
+                "token": self.mcp.token_facts(received),
+            },
+            # What a passthrough MCP server would do: its own token (fitness-mcp) sent
+            # on to the fitness API, which refuses it just the same.
+            "mcp_token_to_fitness_api": self.with_mcp_token(
+                lambda token: _get(self.config.activities_url, token)
+            ),
+        }
+
+
+def _mcp_steps(config: CoachConfig) -> dict[str, Step]:
+    if not (config.mcp_url and config.obo_provider_name):
+        return {"mcp": _not_deployed, "passthrough": _not_deployed}
+    from . import mcp_server  # the mcp SDK takes ~0.5 s to import: only MCP clients pay
+
+    steps = _McpSteps(config, config.mcp_url, config.obo_provider_name, mcp_server)
+    return {"mcp": steps.through_mcp, "passthrough": steps.passthrough}
+
+
+def _outbound(step: Step, context: RequestContext) -> dict[str, Any]:
     if BedrockAgentCoreContext.get_workload_access_token() is None:
         # Without a WAT the SDK falls back to local-dev mode: it would create a workload
         # identity of its own and write .agentcore.json into the working directory.
         return {"error": "no workload access token: the runtime did not vouch for a user"}
     try:
-        return read_activities()
+        return step(context)
     except ConsentRequired as exc:
         return {"consent_required": exc.url}
 
@@ -112,7 +194,7 @@ def create_coach_agent(config: CoachConfig) -> BedrockAgentCoreApp:
     # One INFO line per invocation, with a random request id: notebook outputs would
     # differ on every run. Warnings and errors still show.
     app.logger.setLevel(logging.WARNING)
-    read_activities = _activities_reader(config)
+    steps = {"activities": _activities_reader(config), **_mcp_steps(config)}
 
     @app.entrypoint
     def invoke(payload: dict[str, Any], context: RequestContext) -> dict[str, Any]:
@@ -121,8 +203,9 @@ def create_coach_agent(config: CoachConfig) -> BedrockAgentCoreApp:
             "caller": as_seen_by_runtime(context),
             "reply": f"Coach here. You asked: {prompt!r}.",
         }
-        if payload.get("action") == "activities":
-            answer["activities"] = _outbound(read_activities)
+        action = payload.get("action")
+        if action in steps:
+            answer[action] = _outbound(steps[action], context)
         return answer
 
     return app

@@ -1,7 +1,8 @@
 """The lab identity provider: authlib's OAuth 2.0 / OIDC server framework on Flask.
 
 Endpoints: discovery, JWKS, login, authorize + consent, token, userinfo, revoke
-(RFC 7009), introspect (RFC 7662). Protocol rules live in authlib and in ``grants.py``;
+(RFC 7009), introspect (RFC 7662); token exchange (RFC 8693) at the token endpoint.
+Protocol rules live in authlib, ``grants.py`` and ``token_exchange.py``;
 this module wires them to HTTP and to the lab's users and clients.
 """
 
@@ -29,6 +30,7 @@ from .grants import (
 )
 from .keys import KeyRing
 from .models import Client, IssuedToken, Store
+from .token_exchange import TokenExchangeGrant
 from .tokens import REFRESH_TOKEN_TTL, JwtAccessTokenGenerator, LabOpenIDCode, user_claims
 
 
@@ -43,7 +45,17 @@ def _describe_token_request() -> dict[str, str]:
     return seen
 
 
-_SHOWN_AS_IS = {"grant_type", "client_id", "redirect_uri", "scope", "token_type_hint"}
+_SHOWN_AS_IS = {
+    "grant_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "token_type_hint",
+    # RFC 8693: the subject_token stays masked; what it is traded for is not secret.
+    "subject_token_type",
+    "audience",
+    "resource",
+}
 
 
 class IdentityProvider:
@@ -62,9 +74,8 @@ class IdentityProvider:
         server = AuthorizationServer(
             query_client=self.store.clients.get, save_token=self._save_token
         )
-        server.register_token_generator(
-            "default", JwtAccessTokenGenerator(self.issuer, self.keys, self.clock)
-        )
+        tokens = JwtAccessTokenGenerator(self.issuer, self.keys, self.clock)
+        server.register_token_generator("default", tokens)
         for grant in (AuthorizationCodeGrant, RefreshTokenGrant):
             grant.store = self.store
         server.register_grant(
@@ -73,6 +84,11 @@ class IdentityProvider:
         )
         server.register_grant(RefreshTokenGrant)
         server.register_grant(ClientCredentialsGrant)
+        server.register_grant(
+            TokenExchangeGrant.for_idp(
+                store=self.store, tokens=tokens, keys=self.keys, issuer=self.issuer
+            )
+        )
         server.register_endpoint(self._endpoint(RevocationEndpoint))
         server.register_endpoint(self._endpoint(IntrospectionEndpoint))
         return server

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 
 from .models import Client, User
+from .token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
 
 USERS = [
     User("user-1-alice", "alice", "alice-lab-password", "Alice Runner", "alice@example.com"),
@@ -17,6 +18,11 @@ USERS = [
 
 FRONTEND_CLIENT_ID = "fitness-frontend"
 FRONTEND_SCOPE = "openid profile email offline_access agent:invoke activities:read"
+MCP_CLIENT_ID = "fitness-mcp"
+
+# Resource servers that call the next hop for their user (RFC 8693): what each may pass on.
+# The coach hands the MCP server a token to read activities, the MCP server the fitness API.
+DELEGATES = {"fitness-agent": "activities:read", MCP_CLIENT_ID: "activities:read"}
 
 
 def frontend_client(redirect_uri: str, secret: str) -> Client:
@@ -31,8 +37,13 @@ def frontend_client(redirect_uri: str, secret: str) -> Client:
 
 
 def resource_server_client(client_id: str, name: str) -> Client:
-    """An API that may ask the IdP whether a token is still active (RFC 7662)."""
-    return Client(client_id, new_secret(), name, [], [], "", can_introspect=True)
+    """An API that may ask the IdP whether a token is still active (RFC 7662).
+
+    A delegate may also exchange the tokens it receives for the next hop's (RFC 8693).
+    """
+    scope = DELEGATES.get(client_id, "")
+    grants = [TOKEN_EXCHANGE] if scope else []
+    return Client(client_id, new_secret(), name, [], grants, scope, can_introspect=True)
 
 
 def machine_client(client_id: str, scope: str) -> Client:

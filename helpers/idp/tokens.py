@@ -6,6 +6,7 @@ so these subclasses supply ``iat``/``exp`` from the lab clock and leave signing 
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
@@ -26,6 +27,7 @@ SCOPE_AUDIENCES = {
     "agent:invoke": "fitness-agent",
     "activities:read": "fitness-api",
     "activities:write": "fitness-api",
+    "mcp:invoke": "fitness-mcp",
 }
 
 
@@ -51,12 +53,20 @@ class JwtAccessTokenGenerator(BearerTokenGenerator):
     def _refresh_token(**_: object) -> str:
         return uuid.uuid4().hex + uuid.uuid4().hex
 
-    def _access_token(self, client: Client, grant_type: str, user: User | None, scope: str) -> str:
+    def _access_token(
+        self,
+        client: Client,
+        grant_type: str,
+        user: User | None,
+        scope: str,
+        audience: str | None = None,
+        act: dict | None = None,
+    ) -> str:
         now = int(self.clock.now())
         claims = {
             "iss": self.issuer,
             "sub": user.get_user_id() if user else client.get_client_id(),
-            "aud": audiences_for(scope, self.issuer),
+            "aud": [audience] if audience else audiences_for(scope, self.issuer),
             "scope": scope,
             "client_id": client.get_client_id(),
             "iat": now,
@@ -64,8 +74,24 @@ class JwtAccessTokenGenerator(BearerTokenGenerator):
             "exp": now + ACCESS_TOKEN_TTL,
             "jti": uuid.uuid4().hex,
         }
+        if act:
+            claims["act"] = act
         header = {"alg": "RS256", "typ": "at+jwt", "kid": self.keys.current_kid}
         return jwt.encode(header, claims, self.keys.current)
+
+    def exchanged(
+        self, client: Client, grant_type: str, user: User, scope: str, audience: str, act: dict
+    ) -> dict:
+        """A token response for RFC 8693: one named audience, an ``act`` claim, no refresh.
+
+        The audience is explicit: inferring it from the scope would hand a token meant for
+        the next hop the audiences of every API the scope happens to name.
+        """
+        generator = BearerTokenGenerator(
+            functools.partial(self._access_token, audience=audience, act=act),
+            expires_generator=self._expires_in,
+        )
+        return generator.generate(grant_type, client, user, scope, include_refresh_token=False)
 
 
 class LabOpenIDCode(OpenIDCode):
