@@ -93,3 +93,83 @@ def check_leak_costs(answers: object) -> Verdict:
         "You know what each credential is worth to an attacker.",
         f"look again at: {', '.join(wrong)}",
     )
+
+
+def _numbered_answers(answers: dict) -> dict[str, str]:
+    """{1: "Allowed "} and {"1": "allowed"} alike: keys as strings, values normalised."""
+    return {str(k).strip(): str(v).strip().lower() for k, v in answers.items()}
+
+
+# Who may get a workload access token, and how (notebook 03).
+WAT_SCENARIOS = {
+    "1": "The runtime's execution role trades Alice's access token for a WAT of fitness-agent.",
+    "2": "The runtime's execution role trades Alice's ID token for a WAT of fitness-agent.",
+    "3": "The runtime's execution role asks for a WAT of another workload, billing-agent.",
+    "4": "A partner app whose role may only InvokeAgentRuntime sends a runtime user id.",
+    "5": "A backend whose role may InvokeAgentRuntimeForUser copies the user id from the"
+    " request body into the runtime user id.",
+}
+_WAT_KEY = {"1": "allowed", "2": "refused", "3": "refused", "4": "refused", "5": "allowed"}
+
+
+def show_wat_scenarios() -> None:
+    for number, scenario in WAT_SCENARIOS.items():
+        print(f"{number}. {scenario}")
+
+
+def check_wat_scenarios(answers: object) -> Verdict:
+    """03: for each scenario, does AgentCore Identity answer "allowed" or "refused"?"""
+    if _unanswered(answers):
+        return UNANSWERED
+    if not isinstance(answers, dict):
+        return _verdict(False, "", 'Answer with a dict: scenario number → "allowed" or "refused".')
+    given = _numbered_answers(answers)
+    wrong = sorted(n for n, outcome in _WAT_KEY.items() if given.get(n) != outcome)
+    return _verdict(
+        not wrong,
+        "Right. And 5 is the dangerous one: AgentCore allows it, because a signed call from a"
+        " trusted backend is all it sees — the user id must come from that backend's own login.",
+        f"look again at scenario{'s' if len(wrong) > 1 else ''} {', '.join(wrong)}"
+        " (who signs the call, which token, which workload?)",
+    )
+
+
+# What GetResourceOauth2Token (or the return page) answers (notebook 04).
+VAULT_CHOICES = {
+    "A": "an access token, straight away",
+    "B": "an authorization URL: a user must consent first",
+    "C": "AccessDeniedException: nothing is handed out or stored",
+}
+VAULT_SCENARIOS = {
+    "1": "M2M flow, with the agent's own WAT (no user).",
+    "2": "USER_FEDERATION with Alice's WAT, before she ever consented.",
+    "3": "USER_FEDERATION with Alice's WAT, after she consented.",
+    "4": "USER_FEDERATION with Bob's WAT, after Alice (not Bob) consented.",
+    "5": "Bob, signed in as himself, finishes the authorization URL of Alice's session.",
+    "6": "USER_FEDERATION with Alice's WAT while the vault's KMS key is disabled.",
+}
+_VAULT_KEY = {"1": "A", "2": "B", "3": "A", "4": "B", "5": "C", "6": "C"}
+
+
+def show_vault_scenarios() -> None:
+    for letter, outcome in VAULT_CHOICES.items():
+        print(f"{letter}. {outcome}")
+    print()
+    for number, scenario in VAULT_SCENARIOS.items():
+        print(f"{number}. {scenario}")
+
+
+def check_vault_outcomes(answers: object) -> Verdict:
+    """04: match each scenario to what AgentCore Identity answers (a letter each)."""
+    if _unanswered(answers):
+        return UNANSWERED
+    if not isinstance(answers, dict):
+        return _verdict(False, "", "Answer with a dict: scenario number → letter.")
+    given = {k: v.upper() for k, v in _numbered_answers(answers).items()}
+    wrong = sorted(n for n, letter in _VAULT_KEY.items() if given.get(n) != letter)
+    return _verdict(
+        not wrong,
+        "You know what the vault hands out, to whom, and when it fails closed.",
+        f"look again at scenario{'s' if len(wrong) > 1 else ''} {', '.join(wrong)}"
+        " (a record belongs to one workload, one user and one provider)",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -66,8 +67,15 @@ def test_start_lab_again_stops_the_previous_lab_and_exports_env() -> None:
         assert "LAB_OIDC_ISSUER" not in os.environ
         print(len([t for t in threading.enumerate() if t.name.startswith("lab-")]))
     """)
+    # A child with none of the lab's variables, whatever other tests exported here.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "AWS_", "BEDROCK_"))}
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env,
     )
     assert out.stdout.strip() == "0"
 
