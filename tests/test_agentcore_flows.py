@@ -206,9 +206,11 @@ def test_the_vault_keeps_tokens_across_an_emulator_restart(lab: Lab) -> None:
     alice = sign_in(lab, "alice")
     started = ask_token(lab, wat_for(lab, alice), forceAuthentication=True)
     consent(lab, alice, started["authorizationUrl"])
-    vaulted = ask_token(lab, wat_for(lab, alice))["accessToken"]
+    wat = wat_for(lab, alice)
+    vaulted = ask_token(lab, wat)["accessToken"]
     lab.agentcore.restart()
-    assert ask_token(lab, wat_for(lab, alice))["accessToken"] == vaulted
+    # Both the vaulted token and the WAT minted before the restart survive it.
+    assert ask_token(lab, wat)["accessToken"] == vaulted
 
 
 # -- the runtime front door -----------------------------------------------------------
@@ -348,6 +350,18 @@ def test_sdk_decorators_use_the_wat_from_the_runtime_context(lab: Lab) -> None:
     BedrockAgentCoreContext.set_workload_access_token(wat_for(lab, sign_in(lab, "alice")))
     assert with_token() == 200
     assert with_key() == API_KEY
+
+
+@pytest.mark.attack
+def test_a_caller_cannot_probe_which_workloads_exist(lab: Lab) -> None:
+    mcp_role = runtime_dp(lab, aws.MCP_RUNTIME)
+    for name in ("fitness-agent", "no-such-workload"):  # one exists, one does not: same answer
+        code = error_code(
+            lambda n=name: mcp_role.get_workload_access_token_for_user_id(
+                workloadName=n, userId="user-1-alice"
+            )
+        )
+        assert code == "AccessDeniedException"
 
 
 def test_callback_without_state_is_refused(lab: Lab) -> None:

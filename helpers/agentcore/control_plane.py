@@ -151,6 +151,7 @@ class ControlPlane:
     def create_api_key(self, p: dict) -> dict:
         self.directory.check_new("apikey", p["name"], PROVIDER_QUOTA)  # before any secret write
         secret = self._api_key_secret(p)
+        self._vault_api_key(p["name"], secret, p.get("apiKey"))
         return _api_key_out(
             self.directory.create(
                 "apikey", p["name"], {"secret": secret}, p.get("tags"), quota=PROVIDER_QUOTA
@@ -160,9 +161,18 @@ class ControlPlane:
     def update_api_key(self, p: dict) -> dict:
         old = self.directory.get("apikey", p["name"])
         secret = self._api_key_secret(p)
+        self._vault_api_key(p["name"], secret, p.get("apiKey"))
         updated = self.directory.update("apikey", p["name"], {"secret": secret})
         self._drop_replaced_managed("apikey", p["name"], old.body["secret"], secret)
         return _api_key_out(updated, timestamps=True)
+
+    def _vault_api_key(self, name: str, secret: dict, value: str | None) -> None:
+        """MANAGED keys are read from the token vault, envelope-encrypted under its key;
+        the Secrets Manager copy is what the provider's apiKeySecretArn points at."""
+        if secret["source"] == "MANAGED":
+            self.vault.put_api_key(name, value)
+        else:
+            self.vault.delete_api_key(name)
 
     def get_api_key(self, p: dict) -> dict:
         return _api_key_out(self.directory.get("apikey", p["name"]), timestamps=True)
@@ -208,6 +218,8 @@ class ControlPlane:
             secret = resource.body.get("secret", {})
             if secret.get("source") == "MANAGED":  # ours to clean up; EXTERNAL is the customer's
                 self.secrets.delete(f"{kind}/{p['name']}")
+                if kind == "apikey":
+                    self.vault.delete_api_key(p["name"])
             self.directory.delete(kind, p["name"])
             return {}
 

@@ -112,11 +112,12 @@ class DataPlane:
 
     # -- the equation ---------------------------------------------------------------------
     def _workload(self, name: str, principal: Principal) -> str:
-        self.directory.get("workload", name)
+        # Permission first: a caller may not learn which workload names exist.
         if not principal.may_use_workload(name):
             raise AwsError(
                 "AccessDeniedException", f"{principal.arn} may not act as workload identity {name}."
             )
+        self.directory.get("workload", name)
         return name
 
     def wat_for_machine(self, p: dict, call: Call) -> dict:
@@ -307,4 +308,7 @@ class DataPlane:
         self._wat(p["workloadIdentityToken"], call.principal)
         provider = self.directory.get("apikey", p["resourceCredentialProviderName"])
         secret = provider.body["secret"]
+        if secret["source"] == "MANAGED":  # the vault holds our copy, under the vault's key
+            return {"apiKey": self.vault.get_api_key(provider.name)}
+        # EXTERNAL: read the customer's secret every time, so a rotation shows at once.
         return {"apiKey": self.secrets.read(secret["arn"], secret["jsonKey"])}

@@ -45,7 +45,7 @@ class AgentCoreIdentity:
         self.secrets = ManagedSecrets(aws.client("secretsmanager", moto_url, aws.OPERATOR))
         by_key = {p.access_key: p for p in principals}
         self.control = ControlPlane(self.directory, self.secrets, self.vault, callback_url)
-        tokens = WorkloadTokens(self.data_server.url, clock)
+        tokens = WorkloadTokens(self.data_server.url, clock, state_dir / "wat-signing-key.pem")
         inbound = InboundAuthorizer(trusted, clock)
         self.runtime = RuntimeFrontDoor(tokens, inbound)
         self.data = DataPlane(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -49,9 +50,9 @@ def user_from_jwt(issuer: str, subject: str) -> str:
 
 
 class WorkloadTokens:
-    def __init__(self, issuer: str, clock: LabClock) -> None:
+    def __init__(self, issuer: str, clock: LabClock, key_file: Path | None = None) -> None:
         self.issuer, self.clock = issuer, clock
-        self._key = RSAKey.generate_key(2048, parameters={"kid": "wat-1"}, private=True)
+        self._key = _signing_key(key_file)
         self._user_tokens: dict[str, tuple[str, int]] = {}  # jti -> (user's JWT, WAT exp)
         self._lock = threading.Lock()
 
@@ -98,6 +99,17 @@ class WorkloadTokens:
         if not isinstance(claims.get("exp"), int) or claims["exp"] <= self.clock.now():
             raise _invalid("The workload access token has expired.")
         return Workload(claims["workload"], claims.get("user"), claims["jti"])
+
+
+def _signing_key(key_file: Path | None) -> RSAKey:
+    """The emulator's WAT key; kept in its state directory, so WATs outlive a restart."""
+    if key_file is not None and key_file.exists():
+        return RSAKey.import_key(key_file.read_bytes(), parameters={"kid": "wat-1"})
+    key = RSAKey.generate_key(2048, parameters={"kid": "wat-1"}, private=True)
+    if key_file is not None:
+        key_file.touch(mode=0o600)  # private from the first byte written
+        key_file.write_bytes(key.as_pem(private=True))
+    return key
 
 
 def _invalid(message: str) -> AwsError:

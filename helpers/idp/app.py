@@ -191,6 +191,7 @@ class IdentityProvider:
                     "authorization_code",
                     "refresh_token",
                     "client_credentials",
+                    TokenExchangeGrant.GRANT_TYPE,
                 ],
                 "code_challenge_methods_supported": ["S256"],
                 "subject_types_supported": ["public"],
