@@ -15,10 +15,10 @@ import threading
 from .lab import start_lab
 
 
-def serve() -> int:
-    lab = start_lab()
-    for name, value in lab.env().items():
-        print(f"export {name}={shlex.quote(value)}", flush=True)
+def serve(agentcore: bool) -> int:
+    lab = start_lab(agentcore=agentcore)
+    exports = [f"export {name}={shlex.quote(value)}" for name, value in lab.env().items()]
+    print("\n".join(exports), flush=True)
     print(f"# lab ready in {lab.ready_after_s * 1000:.0f} ms; Ctrl-C stops it", file=sys.stderr)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -36,8 +36,13 @@ def serve() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
     parser.add_argument("command", choices=["serve"], help="serve: run the lab until Ctrl-C")
-    parser.parse_args(argv)
-    return serve()
+    parser.add_argument(
+        "--no-agentcore",
+        action="store_true",
+        help="only the identity provider and the cast (no AWS emulation)",
+    )
+    args = parser.parse_args(argv)
+    return serve(agentcore=not args.no_agentcore)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import textwrap
 import threading
 from urllib.parse import urlsplit
 
+import boto3
 import jwt
 import pytest
 import requests
@@ -89,6 +91,27 @@ def test_lab_clock_fast_forwards_and_never_goes_back() -> None:
         clock.advance(-1)
 
 
+LAB_VARIABLES = {
+    "LAB_OIDC_ISSUER",
+    "LAB_OIDC_DISCOVERY_URL",
+    "LAB_FRONTEND_URL",
+    "LAB_AGENT_URL",
+    "LAB_FITNESS_API_URL",
+}
+AWS_VARIABLES = {
+    "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE",
+    "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL",
+    "BEDROCK_AGENTCORE_DP_ENDPOINT",
+    "BEDROCK_AGENTCORE_CP_ENDPOINT",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_KMS",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+}
+
+
 def test_serve_prints_exports_and_stops_on_ctrl_c() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "helpers", "serve"],
@@ -97,21 +120,25 @@ def test_serve_prints_exports_and_stops_on_ctrl_c() -> None:
         text=True,
     )
     try:
-        exports = dict(
-            proc.stdout.readline().strip().removeprefix("export ").split("=", 1) for _ in range(5)
-        )
-        assert set(exports) == {
-            "LAB_OIDC_ISSUER",
-            "LAB_OIDC_DISCOVERY_URL",
-            "LAB_FRONTEND_URL",
-            "LAB_AGENT_URL",
-            "LAB_FITNESS_API_URL",
-        }
+        lines = [proc.stdout.readline() for _ in LAB_VARIABLES | AWS_VARIABLES]
+        exports = dict(shlex.split(line)[1].split("=", 1) for line in lines)
+        assert set(exports) == LAB_VARIABLES | AWS_VARIABLES
         discovery = requests.get(exports["LAB_OIDC_DISCOVERY_URL"], timeout=5).json()
         assert discovery["issuer"] == exports["LAB_OIDC_ISSUER"]
+        # The exported settings are all a plain boto3 client needs.
+        control = boto3.session.Session(
+            aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+            region_name=exports["AWS_REGION"],
+        ).client(
+            "bedrock-agentcore-control",
+            endpoint_url=exports["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL"],
+        )
+        assert control.list_workload_identities()["workloadIdentities"] == []
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=15) == 0
         assert not _port_open(exports["LAB_OIDC_ISSUER"])
+        assert not _port_open(exports["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"])
     finally:
         if proc.poll() is None:
             proc.kill()
