@@ -284,3 +284,18 @@ def forge(lab: Lab) -> Forger:
 @pytest.fixture(scope="session")
 def attacker_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+# -- an offline signer, for validator and inspector tests that need no running lab -------
+OFFLINE_KID = "lab-key-1"
+
+
+@pytest.fixture(scope="session")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def jwks(key: rsa.RSAPrivateKey) -> dict:
+    jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return {"keys": [{**jwk, "kid": OFFLINE_KID, "alg": "RS256", "use": "sig"}]}

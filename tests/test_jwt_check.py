@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import OFFLINE_KID as KID
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
@@ -21,18 +22,6 @@ from helpers.jwt_check import (
 ISSUER = "http://127.0.0.1:9000"
 API = "http://127.0.0.1:8001"
 NOW = 1_700_000_000.0  # a lab-clock instant far from wall time, to prove wall time is unused
-KID = "lab-key-1"
-
-
-@pytest.fixture(scope="module")
-def key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def jwks(key: rsa.RSAPrivateKey) -> dict:
-    jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
-    return {"keys": [{**jwk, "kid": KID, "alg": "RS256", "use": "sig"}]}
 
 
 def b64json(value: object) -> bytes:

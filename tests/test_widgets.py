@@ -6,8 +6,8 @@ import io
 
 import jwt
 import pytest
+from conftest import OFFLINE_KID as KID
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 from matplotlib.figure import Figure
 
 from helpers.clock import LabClock
@@ -19,17 +19,6 @@ from helpers.widgets.jwt_inspector import ACCESS_TOKEN, ID_TOKEN, PASTE, UNKNOWN
 ISSUER = "http://127.0.0.1:9000"
 API = "http://127.0.0.1:8001"
 CLIENT = "lab-frontend"
-KID = "lab-key-1"
-
-
-@pytest.fixture(scope="module")
-def key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def jwks(key: rsa.RSAPrivateKey) -> dict:
-    return {"keys": [{**RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": KID}]}
 
 
 @pytest.fixture
