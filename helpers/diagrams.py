@@ -11,6 +11,7 @@ import textwrap
 from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 LOGIN_STEPS: list[str] = [
     "The user opens the app (the frontend) in the browser.",
@@ -217,3 +218,155 @@ def _mark_rotation(ax: Axes, y: int, cut: float, end: float) -> None:
         fontsize=8.5,
         style="italic",
     )
+
+
+# -- the request chain (notebook 05) --------------------------------------------------------
+
+CHAIN_STEPS: list[str] = [
+    "The frontend invokes the coach's runtime with Alice's access token (aud fitness-agent); "
+    "the front door checks the audience and mints a WAT for (fitness-agent, Alice).",
+    "With its WAT the coach asks AgentCore Identity for a token on Alice's behalf; AgentCore "
+    "exchanges her token at the IdP (RFC 8693, as client fitness-agent): aud fitness-mcp.",
+    "The coach calls the MCP runtime with that token; its front door accepts only aud "
+    "fitness-mcp and mints a WAT for (fitness-mcp, Alice).",
+    "The MCP server exchanges in turn (as client fitness-mcp): aud fitness-api, and act "
+    "names both intermediaries.",
+    "The MCP server calls the fitness API with that token; the API checks aud fitness-api "
+    "and answers with Alice's activities, which travel back along the chain.",
+]
+_CHAIN_LANES = {"frontend": 1.0, "coach": 3.7, "identity": 6.4, "mcp": 9.1, "api": 11.6}
+_CHAIN_TITLES = {
+    "frontend": "Frontend\n(Alice signed in)",
+    "coach": "Coach agent\n(runtime)",
+    "identity": "AgentCore Identity\n→ IdP (RFC 8693)",
+    "mcp": "MCP server\n(runtime)",
+    "api": "Fitness API",
+}
+# Each token drawn in the colour of its audience; AgentCore calls (WAT in hand) in grey.
+AUDIENCE_COLOURS = {"fitness-agent": "#2563eb", "fitness-mcp": "#7c3aed", "fitness-api": "#059669"}
+_AGENTCORE_CALL = "#4b5563"
+# (step, from, to, label, audience of the token it carries); a note has no target.
+_CHAIN = [
+    (1, "frontend", "coach", "InvokeAgentRuntime · Bearer aud=fitness-agent, …", "fitness-agent"),
+    (1, "coach", None, "front door: aud ✓ → WAT (fitness-agent, Alice)", None),
+    (2, "coach", "identity", "GetResourceOauth2Token(WAT, ON_BEHALF_OF, [fitness-mcp])", None),
+    (2, "identity", "coach", "token aud=fitness-mcp · act: fitness-agent", "fitness-mcp"),
+    (3, "coach", "mcp", "InvokeAgentRuntime (MCP tools/call) · Bearer aud=fitness-mcp",
+     "fitness-mcp"),
+    (3, "mcp", None, "front door: aud ✓ → WAT (fitness-mcp, Alice)", None),
+    (4, "mcp", "identity", "GetResourceOauth2Token(WAT, ON_BEHALF_OF, [fitness-api])", None),
+    (4, "identity", "mcp", "token aud=fitness-api · act: fitness-mcp ← fitness-agent",
+     "fitness-api"),
+    (5, "mcp", "api", "GET /activities · Bearer aud=fitness-api", "fitness-api"),
+]  # fmt: skip
+
+
+def request_chain(step: int | None = None) -> Figure:
+    """User → frontend → agent → MCP server → API, one audience per token; ``step`` (1–5)
+    is highlighted."""
+    if step is not None and not 1 <= step <= len(CHAIN_STEPS):
+        raise ValueError(f"step must be between 1 and {len(CHAIN_STEPS)}")
+    fig, ax = plt.subplots(figsize=(12.5, 5.6))
+    plt.close(fig)
+    top = len(_CHAIN) * 0.8 + 0.9
+    y = top - 1.0
+    for number, source, target, label, audience in _CHAIN:
+        colour = _chain_colour(number, audience, step)
+        bold = number == step
+        if target is None:
+            _chain_note(ax, _CHAIN_LANES[source], y, label, colour)
+        else:
+            _chain_arrow(ax, y, _CHAIN_LANES[source], _CHAIN_LANES[target], label, colour, bold)
+            _step_badge(ax, y, number, colour)
+        y -= 0.8
+    bottom = y + 0.4
+    _chain_lanes(ax, top, bottom)
+    caption = "One token per hop, each bound to the audience of the next service"
+    if step is not None:
+        caption = f"Step {step}: {CHAIN_STEPS[step - 1]}"
+    ax.text(6.3, bottom - 0.4, textwrap.fill(caption, 110), ha="center", va="center", fontsize=10)
+    _audience_legend(ax)
+    ax.set_xlim(0, 12.6)
+    ax.set_ylim(bottom - 1.3, top + 0.5)
+    ax.axis("off")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.02)
+    return fig
+
+
+def _chain_colour(number: int, audience: str | None, step: int | None) -> str:
+    if step is not None and number != step:
+        return _MUTED
+    return AUDIENCE_COLOURS.get(audience or "", _AGENTCORE_CALL)
+
+
+def _chain_lanes(ax: Axes, top: float, bottom: float) -> None:
+    for lane, x in _CHAIN_LANES.items():
+        ax.plot([x, x], [bottom, top], color="#9ca3af", linestyle="--", linewidth=1, zorder=0)
+        ax.text(
+            x,
+            top,
+            _CHAIN_TITLES[lane],
+            ha="center",
+            va="center",
+            fontsize=10,
+            fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.4", "facecolor": "#e5e7eb", "edgecolor": "#6b7280"},
+        )
+
+
+def _chain_arrow(
+    ax: Axes, y: float, x0: float, x1: float, label: str, colour: str, bold: bool
+) -> None:
+    ax.annotate(
+        "",
+        xy=(x1, y),
+        xytext=(x0, y),
+        arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 2.6 if bold else 1.5},
+    )
+    ax.text(
+        (x0 + x1) / 2,
+        y + 0.08,
+        label,
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        color=colour,
+        fontweight="bold" if bold else "normal",
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+    )
+
+
+def _chain_note(ax: Axes, x: float, y: float, text: str, colour: str) -> None:
+    ax.text(
+        x,
+        y,
+        text,
+        ha="center",
+        va="center",
+        fontsize=8.5,
+        color=colour,
+        bbox={"boxstyle": "round,pad=0.3", "facecolor": "#fffbeb", "edgecolor": colour},
+    )
+
+
+def _step_badge(ax: Axes, y: float, number: int, colour: str) -> None:
+    ax.text(  # in a margin left of the frontend, clear of every arrow
+        0.25,
+        y + 0.15,
+        str(number),
+        ha="center",
+        va="center",
+        fontsize=9,
+        color="white",
+        fontweight="bold",
+        bbox={"boxstyle": "circle,pad=0.25", "facecolor": colour, "edgecolor": colour},
+    )
+
+
+def _audience_legend(ax: Axes) -> None:
+    handles = [
+        Line2D([], [], color=colour, linewidth=2.5, label=f"token for {audience}")
+        for audience, colour in AUDIENCE_COLOURS.items()
+    ]
+    handles.append(Line2D([], [], color=_AGENTCORE_CALL, linewidth=2.5, label="AgentCore call"))
+    ax.legend(handles=handles, loc="lower center", fontsize=9, frameon=False, ncols=4)

@@ -173,3 +173,47 @@ def check_vault_outcomes(answers: object) -> Verdict:
         f"look again at scenario{'s' if len(wrong) > 1 else ''} {', '.join(wrong)}"
         " (a record belongs to one workload, one user and one provider)",
     )
+
+
+# Where a token meets its end along the request chain (notebook 05).
+CHAIN_CHOICES = {
+    "A": "accepted: the call goes through",
+    "B": "refused by the MCP runtime's front door: wrong audience",
+    "C": "refused by the fitness API: wrong audience",
+    "D": "refused by the identity provider: no such exchange",
+}
+CHAIN_SCENARIOS = {
+    "1": "The coach sends Alice's own access token (aud fitness-agent) to the MCP runtime.",
+    "2": "The MCP server sends the token it received (aud fitness-mcp) on to the fitness API.",
+    "3": "The MCP server has AgentCore Identity exchange its token for aud fitness-api, scope"
+    " activities:read, and calls the fitness API with the result.",
+    "4": "The coach asks AgentCore Identity to exchange Alice's token for scope"
+    " activities:write, which she never granted.",
+    "5": "The coach asks AgentCore Identity for a token for payroll-api, an audience the"
+    " identity provider does not know.",
+}
+_CHAIN_KEY = {"1": "B", "2": "C", "3": "A", "4": "D", "5": "D"}
+
+
+def show_chain_scenarios() -> None:
+    for letter, outcome in CHAIN_CHOICES.items():
+        print(f"{letter}. {outcome}")
+    print()
+    for number, scenario in CHAIN_SCENARIOS.items():
+        print(f"{number}. {scenario}")
+
+
+def check_chain_outcomes(answers: object) -> Verdict:
+    """05: match each hop's token to where it is accepted or refused (a letter each)."""
+    if _unanswered(answers):
+        return UNANSWERED
+    if not isinstance(answers, dict):
+        return _verdict(False, "", "Answer with a dict: scenario number → letter.")
+    given = {k: v.upper() for k, v in _numbered_answers(answers).items()}
+    wrong = sorted(n for n, letter in _CHAIN_KEY.items() if given.get(n) != letter)
+    return _verdict(
+        not wrong,
+        "Each hop gets its own token, for one audience and no more scope than the user gave.",
+        f"look again at scenario{'s' if len(wrong) > 1 else ''} {', '.join(wrong)}"
+        " (whose audience is in the token, and who is asked to widen it?)",
+    )

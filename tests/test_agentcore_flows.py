@@ -364,6 +364,20 @@ def test_a_caller_cannot_probe_which_workloads_exist(lab: Lab) -> None:
         assert code == "AccessDeniedException"
 
 
+def test_deployed_agents_are_still_reachable_after_an_emulator_restart(
+    lab: Lab, coach: str
+) -> None:
+    lab.agentcore.restart()
+    alice = sign_in(lab, "alice")
+    resp = requests.post(
+        invoke_url(lab, coach),
+        json={"prompt": "still there?"},
+        headers={"Authorization": f"Bearer {alice.token}"},
+        timeout=30,
+    )
+    assert resp.status_code == 200 and resp.json()["caller"]["acting_for"] == "user-1-alice"
+
+
 def test_callback_without_state_is_refused(lab: Lab) -> None:
     url = f"{lab.agentcore.identity.data_server.url}/identities/oauth2/callback?code=x"
     resp = requests.get(url, timeout=10, allow_redirects=False)

@@ -1,12 +1,12 @@
-"""The request chain user -> frontend -> agent (runtime) -> MCP server -> fitness API, with
-one audience-bound token per hop: RFC 8693 token exchange at the IdP, AgentCore Identity's
-ON_BEHALF_OF_TOKEN_EXCHANGE, and token passthrough refused wherever it is tried."""
+"""The request chain user -> frontend -> agent (runtime) -> MCP server (runtime) -> fitness
+API, with one audience-bound token per hop: RFC 8693 token exchange at the IdP, AgentCore
+Identity's ON_BEHALF_OF_TOKEN_EXCHANGE at every hop, and token passthrough refused wherever
+it is tried."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import jwt
 import pytest
@@ -16,7 +16,7 @@ from conftest import TIMEOUT, call_api, introspect, oauth_error, token_request
 
 from helpers import aws
 from helpers.agentcore.workload_tokens import WAT_TTL, WorkloadTokens
-from helpers.cast.mcp_server import METADATA_PATH, call_tool
+from helpers.cast.mcp_server import call_tool
 from helpers.clock import LabClock
 from helpers.idp.token_exchange import ACCESS_TOKEN_TYPE, GRANT_TYPE
 from helpers.jwt_check import verify_jwt
@@ -24,6 +24,7 @@ from helpers.lab import Lab
 
 attack = pytest.mark.attack
 PROVIDER = "coach-obo"  # AgentCore Identity exchanges as the coach's IdP client
+MCP_PROVIDER = "mcp-obo"  # ... and as the MCP server's, one hop later
 AGENT, MCP, API = "fitness-agent", "fitness-mcp", "fitness-api"
 ALICE = "user-1-alice"
 
@@ -32,8 +33,11 @@ ALICE = "user-1-alice"
 class Chain:
     lab: Lab
     user_token: str  # alice's token from the frontend's session: audience fitness-agent
-    mcp_url: str
+    mcp_arn: str
     coach_arn: str
+
+    def url(self, arn: str) -> str:
+        return self.lab.agentcore.invocation_url(arn)
 
 
 @pytest.fixture(scope="module")
@@ -43,28 +47,27 @@ def chain() -> Iterator[Chain]:
         cp = aws.client(
             "bedrock-agentcore-control", lab.agentcore.identity.control_server.url, aws.OPERATOR
         )
-        cp.create_workload_identity(name=AGENT)
-        cp.create_oauth2_credential_provider(
-            name=PROVIDER,
-            credentialProviderVendor="CustomOauth2",
-            oauth2ProviderConfigInput={
-                "customOauth2ProviderConfig": {
-                    "oauthDiscovery": {"discoveryUrl": lab.urls.discovery},
-                    "clientId": AGENT,
-                    "clientSecret": lab.client_secret(AGENT),
-                }
-            },
-        )
+        for workload, provider in ((AGENT, PROVIDER), (MCP, MCP_PROVIDER)):
+            cp.create_workload_identity(name=workload)
+            cp.create_oauth2_credential_provider(
+                name=provider,
+                credentialProviderVendor="CustomOauth2",
+                oauth2ProviderConfigInput={
+                    "customOauth2ProviderConfig": {
+                        "oauthDiscovery": {"discoveryUrl": lab.urls.discovery},
+                        "clientId": workload,
+                        "clientSecret": lab.client_secret(workload),
+                    }
+                },
+            )
         activities_url = f"{lab.urls.fitness_api}/v1/athlete/activities"
-        mcp_url = lab.agentcore.deploy_mcp(activities_url=activities_url)
-        arn = lab.agentcore.deploy_coach(
-            provider_name=PROVIDER,
-            activities_url=activities_url,
-            return_url=None,
-            mcp_url=mcp_url,
-            obo_provider_name=PROVIDER,
+        mcp_arn = lab.agentcore.deploy_mcp(
+            provider_name=MCP_PROVIDER, activities_url=activities_url
         )
-        yield Chain(lab, signed_in_token(lab), mcp_url, arn)
+        arn = lab.agentcore.deploy_coach(
+            activities_url=activities_url, mcp_arn=mcp_arn, obo_provider_name=PROVIDER
+        )
+        yield Chain(lab, signed_in_token(lab), mcp_arn, arn)
     finally:
         lab.stop()
 
@@ -270,10 +273,8 @@ def test_the_users_jwt_is_forgotten_with_its_wat() -> None:
 
 # -- the whole chain ------------------------------------------------------------------------
 def invoke(chain: Chain, action: str) -> dict:
-    identity = chain.lab.agentcore.identity
-    url = f"{identity.data_server.url}/runtimes/{quote(chain.coach_arn, safe='')}/invocations"
     resp = requests.post(
-        url,
+        chain.url(chain.coach_arn),
         json={"prompt": "How was my week?", "action": action},
         headers={"Authorization": f"Bearer {chain.user_token}"},
         timeout=60,
@@ -299,22 +300,51 @@ def test_every_hop_gets_its_own_audience_bound_token(chain: Chain) -> None:
     assert AGENT in at_agent["aud"] and at_mcp["aud"] == [MCP] and at_api["aud"] == [API]
     assert len({tuple(h["aud"]) for h in hops}) == 3
     assert all(h["sub"] == ALICE for h in hops)
+    assert at_mcp["act"] == {"sub": AGENT}
     assert at_api["act"] == {"sub": MCP, "act": {"sub": AGENT}}
+    assert all("…" in h["token"] for h in hops)  # masked: evidence, not credentials
 
 
-def test_mcp_server_publishes_its_protected_resource_metadata(chain: Chain) -> None:
-    base = chain.mcp_url.removesuffix("/mcp")
-    doc = requests.get(base + METADATA_PATH, timeout=TIMEOUT).json()
-    assert doc["resource"] == chain.mcp_url
-    assert doc["authorization_servers"] == [chain.lab.urls.issuer]
+def mcp_post(url: str, method: str, headers: dict[str, str], **params: object) -> requests.Response:
+    """One JSON-RPC request to a stateless MCP endpoint, as an MCP client sends it."""
+    return requests.post(
+        url,
+        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
+        headers={"Accept": "application/json, text/event-stream", **headers},
+        timeout=TIMEOUT,
+    )
+
+
+def test_the_front_door_forwards_mcp_requests_and_answers(chain: Chain) -> None:
+    bearer = {"Authorization": f"Bearer {mcp_token(chain)}"}
+    client = {"name": "test", "version": "1"}
+    hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client}
+    resp = mcp_post(chain.url(chain.mcp_arn), "initialize", bearer, **hello)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["Content-Type"].startswith("application/json")
+    assert resp.json()["result"]["serverInfo"]["name"] == "fitness"
+    # The modeled headers reach the container: it judges them itself.
+    for header, value, status in [("Accept", "text/html", 406), ("Mcp-Protocol-Version", "1", 400)]:
+        resp = mcp_post(chain.url(chain.mcp_arn), "tools/list", {**bearer, header: value})
+        assert resp.status_code == status, resp.text
+
+
+def test_an_mcp_client_calls_the_tool_through_the_front_door(chain: Chain) -> None:
+    called = call_tool(chain.url(chain.mcp_arn), mcp_token(chain), "list_activities")
+    assert called.status == 200 and called.result["body"]["athlete"] == ALICE
+    assert called.result["tokens"]["sent_downstream"]["act"] == {"sub": MCP, "act": {"sub": AGENT}}
 
 
 @attack
-def test_passthrough_is_refused_at_the_mcp_server_and_at_the_api(chain: Chain) -> None:
+def test_passthrough_is_refused_at_the_mcp_runtime_and_at_the_api(chain: Chain) -> None:
     answer = invoke(chain, "passthrough")
     at_mcp = answer["user_token_to_mcp"]
-    assert at_mcp["status"] == 401 and 'error="invalid_token"' in at_mcp["challenge"]
-    assert MCP not in at_mcp["token"]["aud"]
+    aud = at_mcp["token"]["aud"]
+    assert MCP not in aud
+    assert at_mcp["status"] == 403 and at_mcp["refused"] == (
+        f"AccessDeniedException: User token rejected: The token is meant for {aud!r}, "
+        f"not for us ('{MCP}')."
+    )
     at_api = answer["mcp_token_to_fitness_api"]
     assert at_api["status"] == 401
     assert at_api["body"]["error_description"] == (
@@ -323,6 +353,30 @@ def test_passthrough_is_refused_at_the_mcp_server_and_at_the_api(chain: Chain) -
 
 
 @attack
-def test_mcp_server_refuses_the_users_token_directly(chain: Chain) -> None:
-    refused = call_tool(chain.mcp_url, chain.user_token, "list_activities")
-    assert refused.status == 401 and refused.result is None
+def test_each_runtime_accepts_only_its_own_audience(chain: Chain) -> None:
+    refused = call_tool(chain.url(chain.mcp_arn), chain.user_token, "list_activities")
+    assert refused.status == 403 and refused.result is None
+    assert f"not for us ('{MCP}')" in refused.refused
+    resp = requests.post(
+        chain.url(chain.coach_arn),
+        json={"prompt": "hi"},
+        headers={"Authorization": f"Bearer {mcp_token(chain)}"},
+        timeout=TIMEOUT,
+    )
+    assert resp.status_code == 403 and f"not for us ('{AGENT}')" in resp.json()["message"]
+
+
+@attack
+@pytest.mark.parametrize("wat", ["none", "the coach's"])
+def test_the_mcp_server_needs_its_own_wat(chain: Chain, wat: str) -> None:
+    # Straight at the container, past the front door: only a WAT of fitness-mcp opens the API.
+    server = chain.lab.agentcore.identity.runtime.runtimes[chain.mcp_arn].url
+    headers = {"WorkloadAccessToken": wat_for_jwt(chain)} if wat != "none" else {}
+    resp = mcp_post(f"{server}/mcp", "tools/call", headers, name="list_activities", arguments={})
+    result = resp.json()["result"]
+    assert result["isError"] is True
+    text = result["content"][0]["text"]
+    if wat == "none":
+        assert "no workload access token" in text
+    else:  # the MCP runtime's role may not spend the coach's WAT
+        assert "AccessDeniedException" in text and "workload identity fitness-agent" in text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from .. import aws
 from ..cast.agent_process import AgentProcess
@@ -65,62 +66,74 @@ class AgentCorePart:
     def deploy_coach(
         self,
         *,
-        provider_name: str,
         activities_url: str,
-        return_url: str | None,
+        provider_name: str | None = None,
+        return_url: str | None = None,
         authorizer: str = "JWT",
-        mcp_url: str | None = None,
+        mcp_arn: str | None = None,
         obo_provider_name: str | None = None,
     ) -> str:
         """Deploy the coach agent as runtime ``fitness_coach``; returns its ARN.
 
         Like AgentCore Runtime, the agent runs as its own process with its execution
         role's credentials, and its workload identity is ``fitness-agent``. With
-        ``mcp_url`` and ``obo_provider_name`` it can also call the MCP server, with a token
-        that AgentCore Identity exchanges on the user's behalf at that provider.
+        ``provider_name`` it reads the fitness API itself. With ``mcp_arn`` and
+        ``obo_provider_name`` it calls the MCP runtime through its front door, with a
+        token that AgentCore Identity exchanges on the user's behalf at that provider.
         """
-        optional = {"COACH_MCP_URL": mcp_url, "COACH_OBO_PROVIDER_NAME": obo_provider_name}
-        agent = AgentProcess(
-            "fitness_coach",
-            "coach",
-            {
-                **self._runtime_env(aws.AGENT_RUNTIME),
-                "COACH_PROVIDER_NAME": provider_name,
-                "COACH_ACTIVITIES_URL": activities_url,
-                **{name: value for name, value in optional.items() if value},
-            },
-            self.state_dir,
-        )
-        self.agents.append(agent)
-        agent.wait_ready("/ping", deadline_s=30)
+        env = {
+            "COACH_ACTIVITIES_URL": activities_url,
+            "COACH_PROVIDER_NAME": provider_name,
+            "COACH_MCP_URL": mcp_arn and self.invocation_url(mcp_arn),
+            "COACH_OBO_PROVIDER_NAME": obo_provider_name,
+        }
+        agent = self._start("fitness_coach", "coach", aws.AGENT_RUNTIME, "/ping", env)
         return self.identity.runtime.host(
             AgentRuntime("fitness_coach", "fitness-agent", agent.url, authorizer, return_url)
         )
 
-    def deploy_mcp(self, *, activities_url: str) -> str:
-        """Start the fitness MCP server as its own process; returns its MCP endpoint URL.
+    def deploy_mcp(self, *, provider_name: str, activities_url: str) -> str:
+        """Deploy the fitness MCP server as runtime ``fitness_mcp``; returns its ARN.
 
-        It gets what a deployment would inject: the IdP's discovery URL, its own client
-        credentials (to introspect and to exchange tokens) and the API it reads. No AWS
-        credentials: it never calls AgentCore Identity.
+        A runtime with server protocol MCP, workload identity ``fitness-mcp`` and a JWT
+        authorizer for audience fitness-mcp only. Like the coach it holds no client
+        secret: it reads the fitness API with tokens AgentCore Identity exchanges at
+        ``provider_name``, signed with the MCP runtime role's credentials.
         """
-        from ..cast.mcp_server import METADATA_PATH, PATH  # the mcp SDK only once it's used
+        from ..cast.mcp_server import AUDIENCE, PING_PATH  # the mcp SDK only once it's used
 
-        server = AgentProcess(
-            "fitness_mcp",
-            "mcp",
-            {
-                "MCP_DISCOVERY_URL": self.discovery_url,
-                "MCP_CLIENT_ID": seed.MCP_CLIENT_ID,
-                "MCP_CLIENT_SECRET": self.idp_store.clients[seed.MCP_CLIENT_ID].client_secret,
-                "MCP_ACTIVITIES_URL": activities_url,
-                "LAB_CLOCK_OFFSET": str(self.clock.offset),
-            },
-            self.state_dir,
+        env = {"MCP_PROVIDER_NAME": provider_name, "MCP_ACTIVITIES_URL": activities_url}
+        server = self._start("fitness_mcp", "mcp", aws.MCP_RUNTIME, PING_PATH, env)
+        return self.identity.runtime.host(
+            AgentRuntime(
+                "fitness_mcp",
+                AUDIENCE,  # the workload identity is named after the audience it serves
+                server.url,
+                "JWT",
+                protocol="MCP",
+                allowed_audiences=(AUDIENCE,),
+            )
         )
-        self.agents.append(server)
-        server.wait_ready(METADATA_PATH, deadline_s=30)
-        return server.url + PATH
+
+    def invocation_url(self, arn: str) -> str:
+        """Where a bearer-token caller invokes a runtime: InvokeAgentRuntime's URI."""
+        return f"{self.identity.data_server.url}/runtimes/{quote(arn, safe='')}/invocations"
+
+    def _start(
+        self,
+        name: str,
+        kind: str,
+        creds: aws.LabCredentials,
+        ready_path: str,
+        env: dict[str, str | None],
+    ) -> AgentProcess:
+        configured = {key: value for key, value in env.items() if value}  # unset: not deployed
+        process = AgentProcess(
+            name, kind, {**self._runtime_env(creds), **configured}, self.state_dir
+        )
+        self.agents.append(process)
+        process.wait_ready(ready_path, deadline_s=30)
+        return process
 
     def _runtime_env(self, creds: aws.LabCredentials) -> dict[str, str]:
         dp = self.identity.data_server.url
@@ -135,8 +148,11 @@ class AgentCorePart:
     def restart(self) -> None:
         """Stop and start the emulator over the same state and ports, as after a reboot."""
         ports = (self.identity.control_server.port, self.identity.data_server.port)
+        hosted = list(self.identity.runtime.runtimes.values())
         self.identity.stop()
         self.identity = self._emulator(ports)
+        for runtime in hosted:  # deployed agents keep running; the front door must know them
+            self.identity.runtime.host(runtime)
         self.identity.start()
 
     def frontend_env(self) -> dict[str, str]:

@@ -7,7 +7,10 @@ Inbound, a runtime accepts one kind of caller:
   honoured only when the signer may ``InvokeAgentRuntimeForUser`` — a trusted backend
   that took the id from *its own* authenticated caller, never from user input.
 Either way the front door mints the WAT for (runtime's workload, user) and forwards the
-invocation to the real ``BedrockAgentCoreApp`` with the ``WorkloadAccessToken`` header.
+invocation to the container with the ``WorkloadAccessToken`` header: an ``HTTP`` runtime's
+``/invocations`` (a real ``BedrockAgentCoreApp``), an ``MCP`` runtime's ``/mcp`` (an MCP
+server), as AgentCore Runtime does per server protocol. What an MCP client needs travels
+both ways: the body as is, and the modeled ``Accept`` and ``Mcp-*`` headers.
 """
 
 from __future__ import annotations
@@ -21,21 +24,35 @@ from werkzeug.wrappers import Request
 
 from .. import aws
 from .errors import AwsError
-from .inbound import InboundAuthorizer
+from .inbound import InboundAuthorizer, TrustedIssuer
 from .protocol import Call, Handler
 from .sigv4 import Principal
 from .workload_tokens import WorkloadTokens, user_from_id, user_from_jwt
 
 FOR_USER = "bedrock-agentcore:InvokeAgentRuntimeForUser"
+PATHS = {"HTTP": "/invocations", "MCP": "/mcp"}  # where each server protocol listens
+# Modeled header members of InvokeAgentRuntime, forwarded to the container as sent...
+FORWARDED = {
+    "accept": "Accept",
+    "mcpSessionId": "Mcp-Session-Id",
+    "mcpProtocolVersion": "Mcp-Protocol-Version",
+    "mcpMethod": "Mcp-Method",
+    "mcpName": "Mcp-Name",
+}
+# ...and those the container's answer carries back to the caller.
+RETURNED = {"mcpSessionId": "Mcp-Session-Id", "mcpProtocolVersion": "Mcp-Protocol-Version"}
 
 
 @dataclass(frozen=True)
 class AgentRuntime:
     name: str
     workload: str  # its workload identity
-    url: str  # where the BedrockAgentCoreApp listens
+    url: str  # where the container listens
     authorizer: Literal["JWT", "IAM"]
     oauth2_return_url: str | None = None  # handed to the SDK for USER_FEDERATION consent
+    protocol: Literal["HTTP", "MCP"] = "HTTP"
+    # The JWT authorizer's allowed audiences; None: those the emulator trusts its issuers for.
+    allowed_audiences: tuple[str, ...] | None = None
 
     @property
     def arn(self) -> str:
@@ -51,10 +68,23 @@ class RuntimeFrontDoor:
     def __init__(self, tokens: WorkloadTokens, inbound: InboundAuthorizer) -> None:
         self.tokens, self.inbound = tokens, inbound
         self.runtimes: dict[str, AgentRuntime] = {}
+        self._authorizers: dict[str, InboundAuthorizer] = {}
 
     def host(self, runtime: AgentRuntime) -> str:
         self.runtimes[runtime.arn] = runtime
+        self._authorizers[runtime.arn] = self._authorizer_for(runtime)
         return runtime.arn
+
+    def _authorizer_for(self, runtime: AgentRuntime) -> InboundAuthorizer:
+        if runtime.allowed_audiences is None:
+            return self.inbound
+        # Same issuers, this runtime's audiences: a token meant for another runtime of the
+        # same IdP is refused here, as a customJWTAuthorizer's allowedAudience does.
+        trusted = [
+            TrustedIssuer(issuer.discovery_url, runtime.allowed_audiences)
+            for issuer in self.inbound.trusted
+        ]
+        return InboundAuthorizer(trusted, self.inbound.clock)
 
     def handlers(self) -> dict[str, Handler]:
         return {"InvokeAgentRuntime": self.invoke}
@@ -74,27 +104,43 @@ class RuntimeFrontDoor:
         if runtime is None:
             raise AwsError("ResourceNotFoundException", f"No agent runtime {p['agentRuntimeArn']}.")
         user = self._user(runtime, p, call.principal)
-        # A verified JWT caller's token stays with the WAT: the agent may exchange it (OBO).
-        user_token = call.principal.token if isinstance(call.principal, BearerCaller) else None
         session_id = p.get("runtimeSessionId") or f"lab-session-{uuid.uuid4()}"
-        headers = {
-            "Content-Type": p.get("contentType", "application/json"),
-            "WorkloadAccessToken": self.tokens.mint(runtime.workload, user, user_token),
-            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": session_id,
-        }
-        if runtime.oauth2_return_url:
-            headers["OAuth2CallbackUrl"] = runtime.oauth2_return_url
-        if isinstance(call.principal, BearerCaller):  # forwarded, as a header allow-list would
-            headers["Authorization"] = f"Bearer {call.principal.token}"
         resp = requests.post(
-            f"{runtime.url}/invocations", data=p.get("payload", b""), headers=headers, timeout=60
+            runtime.url + PATHS[runtime.protocol],
+            data=p.get("payload", b""),
+            headers=self._headers(runtime, p, call.principal, user, session_id),
+            timeout=60,
         )
+        returned = {member: resp.headers.get(header) for member, header in RETURNED.items()}
         return {
             "response": resp.content,
             "statusCode": resp.status_code,
             "contentType": resp.headers.get("Content-Type", "application/json"),
             "runtimeSessionId": session_id,
+            **returned,
         }
+
+    def _headers(
+        self,
+        runtime: AgentRuntime,
+        p: dict,
+        caller: Principal | BearerCaller,
+        user: str | None,
+        session_id: str,
+    ) -> dict[str, str]:
+        # A verified JWT caller's token stays with the WAT: the agent may exchange it (OBO).
+        user_token = caller.token if isinstance(caller, BearerCaller) else None
+        headers = {
+            "Content-Type": p.get("contentType", "application/json"),
+            "WorkloadAccessToken": self.tokens.mint(runtime.workload, user, user_token),
+            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": session_id,
+            **{header: p[member] for member, header in FORWARDED.items() if member in p},
+        }
+        if runtime.oauth2_return_url:
+            headers["OAuth2CallbackUrl"] = runtime.oauth2_return_url
+        if user_token:  # forwarded, as a header allow-list would
+            headers["Authorization"] = f"Bearer {user_token}"
+        return headers
 
     def _user(self, runtime: AgentRuntime, p: dict, caller: Principal | BearerCaller) -> str | None:
         if runtime.authorizer == "JWT":
@@ -108,7 +154,8 @@ class RuntimeFrontDoor:
                     "AccessDeniedException",
                     "A runtime-user-id header is not accepted with a JWT caller.",
                 )
-            return user_from_jwt(*self.inbound.user_of(caller.token))
+            authorizer = self._authorizers[runtime.arn]
+            return user_from_jwt(*authorizer.user_of(caller.token))
         if isinstance(caller, BearerCaller):
             raise AwsError(
                 "AccessDeniedException",

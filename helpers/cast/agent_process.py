@@ -7,7 +7,8 @@ process with an explicit environment allow-list, instead of in the notebook's ke
 
 ``python -m helpers.cast.agent_process coach`` (or ``mcp``, the fitness MCP server) is the
 child: it binds 127.0.0.1 on a port the OS picks, prints ``LISTENING <port>``, and serves
-the app with uvicorn.
+the app with uvicorn. Each child gets its own runtime role's credentials, as on AgentCore
+Runtime.
 """
 
 from __future__ import annotations
@@ -65,45 +66,39 @@ class AgentProcess(Listening):
         self._log.close()
 
 
-def _coach(url: str) -> ASGIApp:
+def _coach() -> ASGIApp:
     from .coach_agent import CoachConfig, create_coach_agent  # SDK import after env is set
 
     return create_coach_agent(
         CoachConfig(
-            provider_name=os.environ["COACH_PROVIDER_NAME"],
             activities_url=os.environ["COACH_ACTIVITIES_URL"],
+            provider_name=os.environ.get("COACH_PROVIDER_NAME"),
             mcp_url=os.environ.get("COACH_MCP_URL"),
             obo_provider_name=os.environ.get("COACH_OBO_PROVIDER_NAME"),
         )
     )
 
 
-def _mcp(url: str) -> ASGIApp:
+def _mcp() -> ASGIApp:
     from .mcp_server import McpConfig, create_mcp_server
 
     return create_mcp_server(
         McpConfig(
-            url=url,
-            discovery_url=os.environ["MCP_DISCOVERY_URL"],
-            client_id=os.environ["MCP_CLIENT_ID"],
-            client_secret=os.environ["MCP_CLIENT_SECRET"],
+            provider_name=os.environ["MCP_PROVIDER_NAME"],
             activities_url=os.environ["MCP_ACTIVITIES_URL"],
-            clock_offset=float(os.environ.get("LAB_CLOCK_OFFSET", "0")),
         )
     )
 
 
-_KINDS: dict[str, Callable[[str], ASGIApp]] = {"coach": _coach, "mcp": _mcp}
+_KINDS: dict[str, Callable[[], ASGIApp]] = {"coach": _coach, "mcp": _mcp}
 
 
 def _serve(kind: str) -> None:
     if kind not in _KINDS:
         raise SystemExit(f"unknown agent kind {kind!r}")
     sock = socket.create_server((LOOPBACK, 0))
-    port = sock.getsockname()[1]
-    # The app is built once the port is known: an MCP server names its own URL.
-    app = _KINDS[kind](f"http://{LOOPBACK}:{port}")
-    print(f"LISTENING {port}", flush=True)
+    app = _KINDS[kind]()  # built before LISTENING: the lab waits for imports to finish
+    print(f"LISTENING {sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 

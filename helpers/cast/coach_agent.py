@@ -15,10 +15,11 @@ SDK's own ``BEDROCK_AGENTCORE_DP_ENDPOINT`` is read once, at the first
 
 Actions (``payload["action"]``):
 - ``activities``: the fitness API, with a USER_FEDERATION (or M2M) token;
-- ``mcp``: the MCP server's ``list_activities`` tool, with a token for audience
-  fitness-mcp that AgentCore Identity exchanges from the user's JWT (RFC 8693, OBO);
+- ``mcp``: the MCP server's ``list_activities`` tool, through the MCP runtime's front
+  door, with a token for audience fitness-mcp that AgentCore Identity exchanges from the
+  user's JWT (RFC 8693, OBO);
 - ``passthrough``: the anti-pattern, for notebooks to watch fail: the user's own token
-  sent to the MCP server, and the MCP server's token sent on to the fitness API.
+  sent to the MCP runtime, and the MCP server's token sent on to the fitness API.
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ Step = Callable[[RequestContext], dict[str, Any]]
 class CoachConfig:
     """What a deployment injects into the coach: where to go, and under which provider."""
 
-    provider_name: str  # the credential provider registered at AgentCore Identity
     activities_url: str  # the downstream API endpoint the coach reads
+    provider_name: str | None = None  # the provider for the fitness API itself
     scopes: tuple[str, ...] = ("activities:read",)
     auth_flow: Literal["USER_FEDERATION", "M2M"] = "USER_FEDERATION"
-    mcp_url: str | None = None  # the MCP server's endpoint
+    mcp_url: str | None = None  # the MCP runtime's invocation URL
     obo_provider_name: str | None = None  # the provider AgentCore exchanges tokens at
 
 
@@ -105,9 +106,9 @@ def _get(url: str, token: str) -> dict[str, Any]:
     return {"status": resp.status_code, "body": resp.json()}
 
 
-def _activities_reader(config: CoachConfig) -> Step:
+def _activities_reader(config: CoachConfig, provider: str) -> Step:
     @requires_access_token(
-        provider_name=config.provider_name,
+        provider_name=provider,
         scopes=list(config.scopes),
         auth_flow=config.auth_flow,
         on_auth_url=_hand_back,
@@ -122,8 +123,11 @@ def _with(use: Callable[[str], dict[str, Any]], *, access_token: str) -> dict[st
     return use(access_token)
 
 
-def _not_deployed(context: RequestContext) -> dict[str, Any]:
-    return {"error": "this coach was deployed without mcp_url and obo_provider_name"}
+def _not_deployed(settings: str) -> Step:
+    def refuse(context: RequestContext) -> dict[str, Any]:
+        return {"error": f"this coach was deployed without {settings}"}
+
+    return refuse
 
 
 class _McpSteps:
@@ -156,7 +160,8 @@ class _McpSteps:
         if received is None:
             return {"error": "the runtime forwarded no user token"}
         return {
-            # The user's token was minted for the agent, so the MCP server refuses it.
+            # The user's token was minted for the agent: the MCP runtime's authorizer
+            # refuses it.
             "user_token_to_mcp": {
                 **self.mcp.call_tool(self.url, received, "list_activities").as_dict(),
                 "token": self.mcp.token_facts(received),
@@ -171,7 +176,8 @@ class _McpSteps:
 
 def _mcp_steps(config: CoachConfig) -> dict[str, Step]:
     if not (config.mcp_url and config.obo_provider_name):
-        return {"mcp": _not_deployed, "passthrough": _not_deployed}
+        refuse = _not_deployed("an MCP runtime and an OBO provider")
+        return {"mcp": refuse, "passthrough": refuse}
     from . import mcp_server  # the mcp SDK takes ~0.5 s to import: only MCP clients pay
 
     steps = _McpSteps(config, config.mcp_url, config.obo_provider_name, mcp_server)
@@ -194,7 +200,9 @@ def create_coach_agent(config: CoachConfig) -> BedrockAgentCoreApp:
     # One INFO line per invocation, with a random request id: notebook outputs would
     # differ on every run. Warnings and errors still show.
     app.logger.setLevel(logging.WARNING)
-    steps = {"activities": _activities_reader(config), **_mcp_steps(config)}
+    provider = config.provider_name
+    activities = _activities_reader(config, provider) if provider else _not_deployed("a provider")
+    steps = {"activities": activities, **_mcp_steps(config)}
 
     @app.entrypoint
     def invoke(payload: dict[str, Any], context: RequestContext) -> dict[str, Any]:

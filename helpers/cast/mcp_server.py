@@ -1,72 +1,59 @@
-"""The fitness MCP server: the fitness API as MCP tools, for agents that speak MCP.
+"""The fitness MCP server: the fitness API as MCP tools, hosted on an AgentCore runtime.
 
 Built on the official ``mcp`` SDK (``MCPServer``, streamable HTTP, stateless, JSON
-responses). It is a resource server in its own right, with RFC 9728 metadata at
-``/.well-known/oauth-protected-resource/mcp``. Every request carries a bearer token that
-the SDK's ``token_verifier`` hook checks with the lab's resource-server rules: a JWT of the
-lab IdP for audience ``fitness-mcp``, still active at the IdP (RFC 7662). A token minted
-for anyone else, the user's own token for instance, is a 401 before any tool runs.
+responses) and deployed as runtime ``fitness_mcp`` with server protocol MCP and workload
+identity ``fitness-mcp``. Its callers never reach it directly: they call
+``InvokeAgentRuntime``, whose JWT authorizer accepts only tokens for audience
+``fitness-mcp``, and the front door forwards the MCP request to ``/mcp`` with the
+``WorkloadAccessToken`` header — the WAT for (fitness-mcp, the user). The server checks no
+bearer token itself: the WAT, not the bearer token, is what opens anything downstream, and
+only this runtime's role may spend it.
 
 Downstream, the server does NOT forward the token it received. Its audience is
 fitness-mcp; a fitness API that accepted it would turn this server into a confused deputy
-(the MCP spec forbids such "token passthrough"). It exchanges the token at the IdP
-(RFC 8693) as the confidential client ``fitness-mcp`` for a token with audience
-fitness-api, whose ``act`` claim records the chain: fitness-mcp acting for the coach,
-acting for the user.
-
-Why at the IdP directly, not through AgentCore Identity's ON_BEHALF_OF_TOKEN_EXCHANGE:
-this server is not hosted behind the runtime front door, so nothing hands it a workload
-access token; it is deployed as a plain process with its own IdP client credentials. The
-coach, which the runtime hosts, takes the emulator route.
-
-Clocks: this process cannot read the lab clock, so it starts with the lab's offset at
-deploy time; the IdP's introspection answer, on the lab clock, has the last word.
+(the MCP spec forbids such "token passthrough"). It asks AgentCore Identity instead, the
+way the coach does one hop earlier: ``ON_BEHALF_OF_TOKEN_EXCHANGE`` with its WAT, for
+audience fitness-api, signed with its runtime role's credentials. AgentCore exchanges the
+user's token behind the WAT at the IdP (RFC 8693) as the client ``fitness-mcp``; the new
+token's ``act`` claim records the chain: fitness-mcp acting for the coach, acting for the
+user.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx2
 import requests
-from authlib.integrations.requests_client import OAuth2Session
+from botocore.exceptions import ClientError
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.auth.provider import AccessToken
-from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from ..clock import LabClock
-from ..idp.token_exchange import exchange
-from ..jwt_check import TokenRejected, decode_unverified
+from ..jwt_check import decode_unverified
+from ..masking import mask
 from . import fitness_api
-from .resource_server import ResourceServer
 
 AUDIENCE = "fitness-mcp"
 SCOPE = "activities:read"  # what a caller must have delegated, and all we pass on
-PATH = "/mcp"
-METADATA_PATH = "/.well-known/oauth-protected-resource" + PATH  # RFC 9728, public
+PING_PATH = "/ping"
 HOP_CLAIMS = ("aud", "sub", "act", "client_id", "scope", "jti")
-
-logger = logging.getLogger("lab.fitness_mcp")
 
 
 @dataclass(frozen=True)
 class McpConfig:
-    """What a deployment injects: the IdP, this server's client credentials, the API."""
+    """What a deployment injects: the provider AgentCore exchanges tokens at, and the API."""
 
-    url: str  # where this server listens; its MCP endpoint is url + /mcp
-    discovery_url: str
-    client_id: str
-    client_secret: str
+    provider_name: str
     activities_url: str
-    clock_offset: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -85,89 +72,68 @@ class Activities:
 
 
 def token_facts(token: str) -> dict[str, Any]:
-    """What a token says about its hop; decoded for display, never for decisions."""
+    """What a token says about its hop, masked; decoded for display, never for decisions."""
     claims = decode_unverified(token)[1]
-    return {name: claims[name] for name in HOP_CLAIMS if name in claims}
+    return {"token": mask(token), **{name: claims[name] for name in HOP_CLAIMS if name in claims}}
 
 
-class LabTokenVerifier:
-    """The SDK's ``token_verifier`` hook, backed by the checks every lab API makes."""
-
-    def __init__(self, guard: ResourceServer) -> None:
-        self.guard = guard
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        try:
-            # Blocking HTTP (JWKS, introspection): keep it off the event loop.
-            claims = await asyncio.to_thread(self.guard.check, token, None)
-        except TokenRejected as exc:
-            # The SDK answers every refusal with the same 401; the reason goes to our log.
-            logger.warning("refused a bearer token: %s", exc)
-            return None
-        return AccessToken(
-            token=token,
-            client_id=claims["client_id"],
-            scopes=str(claims.get("scope", "")).split(),
-            subject=claims["sub"],
-            expires_at=int(claims["exp"]),
-            claims=claims,
-        )
+def _bearer(headers: dict[str, str]) -> str:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" else ""
 
 
-class FitnessApiOnBehalf:
-    """Reads the fitness API with a token of its own, exchanged for each caller's token."""
+def _api_reader(config: McpConfig) -> Callable[[str, str], Activities]:
+    """``read(wat, received)``: the fitness API, with a token exchanged for the WAT's user."""
+    # The SDK reads its endpoints when first imported: only the deployed server imports
+    # it, never a process that merely calls the server (the coach, the tests).
+    from bedrock_agentcore.identity.auth import requires_access_token
+    from bedrock_agentcore.runtime import BedrockAgentCoreContext
 
-    def __init__(self, config: McpConfig, token_endpoint: str) -> None:
-        self.config, self.token_endpoint = config, token_endpoint
-
-    def activities(self, received: str) -> Activities:
-        token = self._exchange(received)
+    @requires_access_token(
+        provider_name=config.provider_name,
+        scopes=[SCOPE],
+        auth_flow="ON_BEHALF_OF_TOKEN_EXCHANGE",
+        audiences=[fitness_api.AUDIENCE],
+    )
+    def with_api_token(received: str, *, access_token: str) -> Activities:
         resp = requests.get(
-            self.config.activities_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+            config.activities_url, headers={"Authorization": f"Bearer {access_token}"}, timeout=10
         )
-        return Activities(
-            resp.status_code, resp.json(), Hop(token_facts(received), token_facts(token))
-        )
+        hop = Hop(token_facts(received) if received else {}, token_facts(access_token))
+        return Activities(resp.status_code, resp.json(), hop)
 
-    def _exchange(self, received: str) -> str:
-        config = self.config
-        with OAuth2Session(config.client_id, config.client_secret) as oauth:
-            answer = exchange(
-                oauth, self.token_endpoint, received, [SCOPE], audience=fitness_api.AUDIENCE
-            )
-        return answer["access_token"]
+    def read(wat: str, received: str) -> Activities:
+        # What BedrockAgentCoreApp does with the header, for the decorator to find it.
+        BedrockAgentCoreContext.set_workload_access_token(wat)
+        try:
+            return with_api_token(received)
+        except ClientError as exc:  # the SDK would hide it behind a generic tool error
+            error = exc.response["Error"]
+            raise ToolError(f"{error['Code']}: {error['Message']}") from None
+
+    return read
 
 
 def create_mcp_server(config: McpConfig) -> Starlette:
-    idp = requests.get(config.discovery_url, timeout=5).json()
-    clock = LabClock()
-    clock.advance(config.clock_offset)
-    guard = ResourceServer(
-        name=AUDIENCE,
-        audience=AUDIENCE,
-        issuer=idp["issuer"],
-        introspection_auth=(config.client_id, config.client_secret),
-        clock=clock,
-    )
-    fitness = FitnessApiOnBehalf(config, idp["token_endpoint"])
-    server = MCPServer(
-        "fitness",
-        token_verifier=LabTokenVerifier(guard),
-        auth=AuthSettings(
-            issuer_url=idp["issuer"],
-            resource_server_url=config.url + PATH,
-            required_scopes=[SCOPE],
-            validate_token_resource=False,  # the verifier checks the audience itself
-        ),
-        log_level="WARNING",
-    )
+    read_activities = _api_reader(config)
+    server = MCPServer("fitness", log_level="WARNING")
+
+    @server.custom_route(PING_PATH, methods=["GET"])
+    async def ping(request: Request) -> Response:  # the runtime's health check
+        return JSONResponse({"status": "Healthy"})
 
     @server.tool(structured_output=True)
-    def list_activities() -> Activities:
+    def list_activities(ctx: Context) -> Activities:
         """The signed-in user's activities, read from the fitness API on their behalf."""
-        return fitness.activities(get_access_token().token)
+        # Sync tools run in a worker thread: the SDK's blocking calls stay off the loop.
+        headers = dict(ctx.headers or {})
+        wat = headers.get("workloadaccesstoken")
+        if not wat:
+            # Without a WAT the SDK would fall back to local-dev mode and make identities up.
+            raise ToolError("no workload access token: call this server through its runtime")
+        return read_activities(wat, _bearer(headers))
 
-    # Stateless: every request is authenticated on its own, no session outlives it.
+    # Stateless, as AgentCore Runtime requires of MCP servers: no session outlives a request.
     return server.streamable_http_app(stateless_http=True, json_response=True)
 
 
@@ -181,23 +147,24 @@ class ToolCall:
     status: int
     result: dict[str, Any] | None = None
     error: str | None = None  # the tool ran and failed (a refused token exchange, say)
-    challenge: str | None = None  # WWW-Authenticate of a 401/403: the tool never ran
+    refused: str | None = None  # the runtime's 401/403, "Code: message": the tool never ran
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v is not None}
 
 
 def call_tool(url: str, token: str, tool: str) -> ToolCall:
-    """Call ``tool`` at the MCP endpoint ``url`` with ``token`` as the bearer."""
+    """Call ``tool`` at the MCP endpoint ``url`` (a runtime's invocation URL) as ``token``."""
     return asyncio.run(_call_tool(url, token, tool))
 
 
 async def _call_tool(url: str, token: str, tool: str) -> ToolCall:
-    refusals: list[httpx2.Response] = []
+    refusals: list[ToolCall] = []
 
     async def note_refusal(response: httpx2.Response) -> None:
         if response.status_code in (401, 403):
-            refusals.append(response)
+            await response.aread()
+            refusals.append(_refusal(response))
 
     http = httpx2.AsyncClient(
         headers={"Authorization": f"Bearer {token}"}, event_hooks={"response": [note_refusal]}
@@ -208,9 +175,18 @@ async def _call_tool(url: str, token: str, tool: str) -> ToolCall:
     except (MCPError, ExceptionGroup):
         if not refusals:
             raise
-        # The SDK turns an HTTP refusal into a generic MCP error; the status says why.
-        refused = refusals[0]
-        return ToolCall(refused.status_code, challenge=refused.headers.get("www-authenticate"))
+        # The SDK turns an HTTP refusal into a generic MCP error; the answer says why.
+        return refusals[0]
     if result.is_error:
         return ToolCall(200, error=" ".join(getattr(c, "text", "") for c in result.content))
     return ToolCall(200, result=result.structured_content)
+
+
+def _refusal(response: httpx2.Response) -> ToolCall:
+    """An AWS error answer from the front door: its code (header) and message (body)."""
+    code = response.headers.get("x-amzn-ErrorType", "Refused")
+    try:
+        message = response.json().get("message", "")
+    except ValueError:
+        message = response.text
+    return ToolCall(response.status_code, refused=f"{code}: {message}")
