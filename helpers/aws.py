@@ -17,7 +17,6 @@ import boto3
 import requests
 from botocore.client import BaseClient
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
 from .serving import LOOPBACK
 
@@ -65,6 +64,10 @@ class MotoServer:
     """moto's threaded server on a free loopback port, from :meth:`start` to :meth:`stop`."""
 
     def __init__(self) -> None:
+        # Imported here: agents and the other child processes use this module's clients and
+        # credentials, and must not pay for loading moto.
+        from moto.server import ThreadedMotoServer
+
         self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
         self._url: str | None = None
 

@@ -1,0 +1,250 @@
+"""Secrets at deploy time: what a plaintext environment variable exposes, and what helps.
+
+Every agent here is a real child process; KMS is moto behind a real HTTP server. Each
+deployed environment carries a tag, so the module can check at the end that no agent,
+nor any process one spawned, outlives the tests.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.client import BaseClient
+
+from helpers.aws import OPERATOR, MotoServer, client
+from helpers.masking import mask
+from helpers.secrets.deploy_time import (
+    PLAIN_VAR,
+    SEALED_TEMPLATE,
+    SEALED_VAR,
+    TEMPLATE,
+    WEATHER_PARAM,
+    RedactingFilter,
+    SealError,
+    TemplateError,
+    environ_of,
+    render,
+    runtime_env,
+    seal,
+    seal_parameters,
+    unseal,
+)
+from helpers.secrets.deployed_agent import DeployedAgent, DeployError, deploy, redeploy
+
+TAG_VAR = "LAB_TEST_TAG"
+TAG = uuid.uuid4().hex
+
+
+def new_key() -> str:
+    return f"wk-{secrets.token_hex(16)}"
+
+
+def tagged(env: dict[str, str]) -> dict[str, str]:
+    return env | {TAG_VAR: TAG}
+
+
+def plain_env(key: str, **parameters: str) -> dict[str, str]:
+    return tagged(render(TEMPLATE, {WEATHER_PARAM: key, **parameters}))
+
+
+def children() -> set[int]:
+    """Pids whose parent is this test process."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name (field 2) may hold spaces: the ppid comes after its ')'.
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        if ppid == os.getpid():
+            found.add(int(stat.parent.name))
+    return found
+
+
+def tagged_processes() -> set[int]:
+    found = set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if environ_of(int(proc.name)).get(TAG_VAR) == TAG:
+                found.add(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_stray_processes() -> Iterator[None]:
+    before = children()
+    yield
+    assert children() <= before
+    assert tagged_processes() == set()
+
+
+@pytest.fixture(scope="module")
+def kms() -> Iterator[BaseClient]:
+    with MotoServer() as moto:
+        kms = client("kms", moto.url, OPERATOR)
+        yield kms
+        kms.close()
+
+
+@pytest.fixture(scope="module")
+def key_id(kms: BaseClient) -> str:
+    return kms.create_key(Description="deploy-time parameters")["KeyMetadata"]["KeyId"]
+
+
+@pytest.fixture(scope="module")
+def weather_key() -> str:
+    return new_key()
+
+
+@pytest.fixture(scope="module")
+def agent(weather_key: str) -> Iterator[DeployedAgent]:
+    """One plaintext agent for the tests that only look (nothing here changes its state)."""
+    with deploy(plain_env(weather_key)) as agent:
+        yield agent
+
+
+# -- the template ---------------------------------------------------------------------
+
+
+def test_render_resolves_refs_and_defaults(weather_key: str) -> None:
+    assert render(TEMPLATE, {WEATHER_PARAM: weather_key}) == {
+        PLAIN_VAR: weather_key,
+        "LOG_REDACTION": "0",
+    }
+
+
+@pytest.mark.parametrize(
+    ("template", "parameters", "message"),
+    [
+        (TEMPLATE, {WEATHER_PARAM: "k", "Typo": "v"}, "not declared"),
+        (TEMPLATE, {}, "without a value"),
+        (
+            {"Parameters": {}, "Agent": {"Environment": {"X": {"Ref": "Nope"}}}},
+            {},
+            "undeclared parameter",
+        ),
+    ],
+)
+def test_render_rejects_parameters_that_do_not_fit(
+    template: dict, parameters: dict[str, str], message: str
+) -> None:
+    with pytest.raises(TemplateError, match=message):
+        render(template, parameters)
+
+
+# -- what the plaintext variable exposes ----------------------------------------------
+
+
+def test_agent_reports_its_key_masked(agent: DeployedAgent, weather_key: str) -> None:
+    assert agent.current_key() == mask(weather_key)
+
+
+def test_spawned_child_inherits_the_key(agent: DeployedAgent, weather_key: str) -> None:
+    assert agent.spawn_child()[PLAIN_VAR] == weather_key
+
+
+def test_child_spawned_with_an_allow_list_does_not_see_it(agent: DeployedAgent) -> None:
+    seen = agent.spawn_child(allow=["PATH"])
+    assert PLAIN_VAR not in seen
+    assert set(seen) <= {"PATH", "LC_CTYPE"}  # Python may add LC_CTYPE (PEP 538)
+
+
+def test_proc_environ_still_holds_the_key_after_del() -> None:
+    key = new_key()
+    with deploy(plain_env(key)) as agent:
+        left = agent.forget_env()
+        assert PLAIN_VAR not in left  # gone from the agent's os.environ ...
+        assert PLAIN_VAR not in agent.spawn_child()  # ... and from its later children ...
+        assert environ_of(agent.pid)[PLAIN_VAR] == key  # ... but not from /proc
+
+
+def test_naive_log_writes_the_key(agent: DeployedAgent, weather_key: str) -> None:
+    assert weather_key in agent.log_text()
+
+
+def test_redacting_filter_leaves_only_the_mask_in_the_agent_log() -> None:
+    key = new_key()
+    with deploy(plain_env(key, LogRedaction="1")) as agent:
+        log = agent.log_text()
+    assert key not in log
+    assert mask(key) in log
+
+
+def test_redacting_filter_on_a_handler_catches_child_loggers() -> None:
+    key = new_key()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter([key]))
+    parent = logging.getLogger(f"lab-test-{TAG}")
+    parent.addHandler(handler)
+    parent.setLevel(logging.INFO)
+    try:
+        parent.getChild("http").info("calling weather API with key=%s", key)
+    finally:
+        parent.removeHandler(handler)
+    assert stream.getvalue() == f"calling weather API with key={mask(key)}\n"
+
+
+# -- sealed with KMS ------------------------------------------------------------------
+
+
+def test_kms_round_trip(kms: BaseClient, key_id: str) -> None:
+    key = new_key()
+    sealed = seal(kms, key_id, WEATHER_PARAM, key)
+    assert key not in sealed
+    assert unseal(kms, WEATHER_PARAM, sealed) == key
+
+
+def test_sealed_agent_decrypts_at_startup_and_its_environ_holds_ciphertext(
+    kms: BaseClient, key_id: str, weather_key: str
+) -> None:
+    sealed = seal_parameters(kms, key_id, {WEATHER_PARAM: weather_key})
+    env = tagged(render(SEALED_TEMPLATE, sealed) | runtime_env(kms.meta.endpoint_url))
+    with deploy(env) as agent:
+        assert agent.current_key() == mask(weather_key)
+        environ = environ_of(agent.pid)
+    assert environ[SEALED_VAR] == sealed[WEATHER_PARAM]
+    assert weather_key not in "".join(environ.values())
+
+
+@pytest.mark.attack
+def test_wrong_encryption_context_does_not_decrypt(kms: BaseClient, key_id: str) -> None:
+    sealed = seal(kms, key_id, WEATHER_PARAM, new_key())
+    with pytest.raises(SealError, match="InvalidCiphertextException.*billing-agent"):
+        unseal(kms, WEATHER_PARAM, sealed, app="billing-agent")
+
+
+@pytest.mark.attack
+def test_ciphertext_swapped_from_another_parameter_fails_the_deploy(
+    kms: BaseClient, key_id: str
+) -> None:
+    other = seal(kms, key_id, "StravaClientSecret", "strava-secret-never-for-weather")
+    env = tagged(render(SEALED_TEMPLATE, {WEATHER_PARAM: other}))
+    with pytest.raises(DeployError, match="InvalidCiphertextException.*WeatherApiKey"):
+        deploy(env | runtime_env(kms.meta.endpoint_url))
+
+
+# -- rotation -------------------------------------------------------------------------
+
+
+def test_rotation_is_not_seen_until_redeploy() -> None:
+    old, new = new_key(), new_key()
+    with deploy(plain_env(old)) as first:
+        new_env = plain_env(new)  # the parameters have the new key ...
+        assert first.current_key() == mask(old)  # ... the running agent does not
+        second, seconds = redeploy(first, new_env)
+        with second:
+            assert second.current_key() == mask(new)
+        with pytest.raises(DeployError, match="stopped"):
+            first.current_key()
+    assert seconds > 0
+    assert not Path(f"/proc/{first.pid}").exists()
