@@ -30,6 +30,9 @@ from helpers.lab import Lab, start_lab
 FRONTEND = "fitness-frontend"
 ALICE = ("alice", "alice-lab-password")
 BOB = ("bob", "bob-lab-password")
+# Not what the web app asks for (seed.FRONTEND_LOGIN_SCOPE: the agent only): the attack
+# catalogue signs in through the frontend's client for a token the fitness API accepts, to
+# attack the API with. The client's registration allows it (seed.FRONTEND_ALLOWED_SCOPE).
 LOGIN_SCOPE = "openid profile offline_access activities:read"
 TIMEOUT = 10
 

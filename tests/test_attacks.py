@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
+import jwt
 import pytest
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -42,6 +43,7 @@ from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
 from jwt.utils import base64url_encode
 
 from helpers.idp.models import Client
+from helpers.idp.seed import FRONTEND_LOGIN_SCOPE
 
 attack = pytest.mark.attack
 
@@ -545,6 +547,28 @@ def test_token_for_other_audience_rejected(lab):
     token = login_tokens(lab, scope="openid agent:invoke")["access_token"]
     assert introspect(lab, token)["active"] is True  # a good token, just not for this API
     assert_invalid_token(call_api(lab, token))
+
+
+@attack
+def test_frontend_users_token_is_for_the_agent_alone(lab, browser):
+    # The web app asks only for what it needs to call the agent: a token stolen from it
+    # (or misused by the agent) opens nothing at the fitness API.
+    alice = browser()
+    alice.sign_in(f"{lab.urls.frontend}/login", *ALICE)
+    token = lab.frontend.session_tokens(alice.session.cookies["frontend_session"])
+    assert token["scope"] == FRONTEND_LOGIN_SCOPE
+    claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+    assert claims["aud"] == ["fitness-agent", f"{lab.urls.issuer}/userinfo"]
+    resp = call_api(lab, token["access_token"])
+    assert_invalid_token(resp)
+    assert "not for us ('fitness-api')" in resp.json()["error_description"]
+    at_agent = requests.post(
+        f"{lab.urls.agent}/invocations",
+        json={"prompt": "How should I train this week?"},
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        timeout=10,
+    )
+    assert at_agent.status_code == 200 and at_agent.json()["acting_for"] == "user-1-alice"
 
 
 @attack

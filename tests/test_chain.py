@@ -12,7 +12,7 @@ import jwt
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from conftest import TIMEOUT, call_api, introspect, oauth_error, token_request
+from conftest import TIMEOUT, Forger, call_api, introspect, oauth_error, token_request
 
 from helpers import aws
 from helpers.agentcore.workload_tokens import WAT_TTL, WorkloadTokens
@@ -116,6 +116,10 @@ def mcp_token(chain: Chain) -> str:
 
 # -- RFC 8693 at the IdP --------------------------------------------------------------------
 def test_exchange_mints_a_token_for_the_next_hop_only(chain: Chain) -> None:
+    # Alice granted the coach agent:invoke, not activities:read: what the coach may pass on
+    # for her is what the IdP lets it delegate.
+    granted = claims_of(chain.user_token)["scope"].split()
+    assert "agent:invoke" in granted and "activities:read" not in granted
     resp = exchange(chain.lab, chain.user_token)
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -160,6 +164,26 @@ def test_exchange_refusals(chain: Chain, client: str, params: dict, error: str, 
     resp = exchange(chain.lab, chain.user_token, client=client, **params)
     assert resp.status_code in (400, 401), resp.text
     assert oauth_error(resp) == error and why in resp.json()["error_description"]
+
+
+@pytest.mark.parametrize(
+    ("act", "status"),
+    [
+        (None, 200),  # Alice's own token for the coach: her consent to what it may delegate
+        # A token already delegated: only ever narrowed, never widened.
+        pytest.param({"sub": MCP}, 400, marks=attack),
+    ],
+)
+def test_agent_invoke_lets_only_the_first_hop_delegate(
+    chain: Chain, act: dict | None, status: int
+) -> None:
+    forge = Forger(chain.lab)
+    claims = forge.claims(aud=[AGENT], scope="agent:invoke", act=act)
+    resp = exchange(chain.lab, forge.register(forge.sign(claims=claims), scope="agent:invoke"))
+    assert resp.status_code == status, resp.text
+    if act:
+        assert oauth_error(resp) == "invalid_scope"
+        assert "Only nothing can be delegated" in resp.json()["error_description"]
 
 
 @attack

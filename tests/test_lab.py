@@ -168,9 +168,11 @@ def _signed_in_tokens(lab: Lab) -> dict:
     return lab.frontend.session_tokens(browser.session.cookies["frontend_session"])
 
 
-def _activities(lab: Lab, token: str) -> requests.Response:
-    return requests.get(
-        f"{lab.urls.fitness_api}/v1/athlete/activities",
+def _invoke_agent(lab: Lab, token: str) -> requests.Response:
+    """The user's token at the service it is for: the agent (audience fitness-agent)."""
+    return requests.post(
+        f"{lab.urls.agent}/invocations",
+        json={"prompt": "How should I train this week?"},
         headers={"Authorization": f"Bearer {token}"},
         timeout=5,
     )
@@ -179,13 +181,13 @@ def _activities(lab: Lab, token: str) -> requests.Response:
 def test_key_rotation_keeps_old_tokens_valid_while_the_old_key_is_published() -> None:
     with Lab() as lab:
         old = _signed_in_tokens(lab)["access_token"]
-        assert _activities(lab, old).status_code == 200  # the API has cached the old JWKS
+        assert _invoke_agent(lab, old).status_code == 200  # the agent has cached the old JWKS
         new_kid = lab.rotate_signing_key()
         new = _signed_in_tokens(lab)["access_token"]
         assert jwt.get_unverified_header(new)["kid"] == new_kid
-        # The API meets an unknown kid, refetches the JWKS, and accepts both tokens.
-        assert _activities(lab, new).status_code == 200
-        assert _activities(lab, old).status_code == 200
+        # The agent meets an unknown kid, refetches the JWKS, and accepts both tokens.
+        assert _invoke_agent(lab, new).status_code == 200
+        assert _invoke_agent(lab, old).status_code == 200
         assert {
             k["kid"] for k in requests.get(f"{lab.urls.issuer}/jwks", timeout=5).json()["keys"]
         } == {jwt.get_unverified_header(old)["kid"], new_kid}
@@ -195,8 +197,8 @@ def test_key_rotation_without_the_old_key_retires_old_tokens() -> None:
     with Lab() as lab:
         old = _signed_in_tokens(lab)["access_token"]
         lab.rotate_signing_key(keep_previous=False)
-        resp = _activities(lab, old)
+        resp = _invoke_agent(lab, old)
         assert (
             resp.status_code == 401 and 'error="invalid_token"' in resp.headers["WWW-Authenticate"]
         )
-        assert _activities(lab, _signed_in_tokens(lab)["access_token"]).status_code == 200
+        assert _invoke_agent(lab, _signed_in_tokens(lab)["access_token"]).status_code == 200

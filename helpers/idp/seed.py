@@ -17,11 +17,22 @@ USERS = [
 ]
 
 FRONTEND_CLIENT_ID = "fitness-frontend"
-FRONTEND_SCOPE = "openid profile email offline_access agent:invoke activities:read"
+# What the web app asks for at every login: only what it needs to call the agent for its
+# user. Each scope puts its service into the access token's audience (tokens.py), so
+# asking for activities:read too would make the user's token good at the fitness API
+# directly, for anyone who steals it on the way. The coach reads activities with a token
+# of its own (notebooks 04 and 05), never with the user's.
+FRONTEND_LOGIN_SCOPE = "openid profile email offline_access agent:invoke"
+# What the client registration allows: the login scope, plus activities:read for the lab's
+# attack catalogue (tests/), which signs in through this client to get a fitness-API token
+# to attack the API with. A production registration would allow the login scope only.
+FRONTEND_ALLOWED_SCOPE = f"{FRONTEND_LOGIN_SCOPE} activities:read"
 MCP_CLIENT_ID = "fitness-mcp"
 
 # Resource servers that call the next hop for their user (RFC 8693): what each may pass on.
 # The coach hands the MCP server a token to read activities, the MCP server the fitness API.
+# Alice grants the coach agent:invoke, not activities:read: this table is what that grant
+# lets the coach pass on for her (token_exchange.py).
 DELEGATES = {"fitness-agent": "activities:read", MCP_CLIENT_ID: "activities:read"}
 
 
@@ -32,7 +43,7 @@ def frontend_client(redirect_uri: str, secret: str) -> Client:
         client_name="Fitness Coach (web app)",
         redirect_uris=[redirect_uri],
         grant_types=["authorization_code", "refresh_token"],
-        scope=FRONTEND_SCOPE,
+        scope=FRONTEND_ALLOWED_SCOPE,
     )
 
 

@@ -7,7 +7,10 @@ here instead, authenticated as a confidential client, and gets a new one:
 
 - ``aud``: exactly the one audience it named; an audience the IdP does not know is
   ``invalid_target``;
-- ``scope``: what it asked for, never more than both the client and the user's token have;
+- ``scope``: what it asked for, never more than the client may pass on (``DELEGATES`` in
+  seed.py) and the user granted: a user token carrying the scope that names the client
+  (``agent:invoke`` for the coach) is the user's consent to let that client act for them,
+  within what it may pass on; a token that is already delegated can only be narrowed;
 - ``sub``: still the user; ``act``: the client now acting, wrapping any earlier actor
   (RFC 8693 §4.1), so the last service in the chain sees every hop;
 - no refresh token: the middle tier exchanges again while the user's token lives.
@@ -120,7 +123,14 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         requested = (self.request.payload.scope or "").split()
         if not requested:
             raise InvalidScopeError("Ask for the scopes the next hop needs, and no more.")
-        allowed = set(client.scope.split()) & set(str(subject.get("scope", "")).split())
+        delegable = set(client.scope.split())
+        granted = set(str(subject.get("scope", "")).split())
+        invokes = {scope for scope, aud in SCOPE_AUDIENCES.items() if aud == client.client_id}
+        if "act" not in subject and granted & invokes:
+            # The user's own token, with the scope that lets this client act for them
+            # (agent:invoke): consent to what the IdP lets the client pass on, no more.
+            granted |= delegable
+        allowed = delegable & granted
         if not set(requested) <= allowed:
             raise InvalidScopeError(
                 f"Only {' '.join(sorted(allowed)) or 'nothing'} can be delegated here."
