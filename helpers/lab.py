@@ -25,6 +25,7 @@ from .clock import LabClock
 from .idp import seed
 from .idp.app import IdentityProvider
 from .masking import mask
+from .secrets.lab_part import OpenBaoPart
 from .serving import BackgroundServer
 
 _current: Lab | None = None
@@ -45,7 +46,9 @@ class Endpoints:
 class Lab:
     """Handles to the running services, the lab clock and the levers tests pull."""
 
-    def __init__(self, agentcore: bool = False, state_dir: Path | None = None) -> None:
+    def __init__(
+        self, agentcore: bool = False, state_dir: Path | None = None, openbao: bool = False
+    ) -> None:
         began = time.perf_counter()
         self.clock = LabClock()
         self._servers = {
@@ -78,6 +81,8 @@ class Lab:
             server.start(apps[name])
         for server in self._servers.values():
             server.wait_ready()
+        # After the IdP is up: OpenBao reads its discovery document when configured.
+        self.openbao = OpenBaoPart(self.urls.discovery) if openbao else None
         self._saved_env: dict[str, str | None] = {}
         self.ready_after_s = time.perf_counter() - began
         self.stopped = False
@@ -120,6 +125,7 @@ class Lab:
         """Endpoint variables for client code (and the lab's fake AWS credentials)."""
         return {
             **(self.agentcore.env() if self.agentcore else {}),
+            **(self.openbao.env() if self.openbao else {}),
             "LAB_OIDC_ISSUER": self.urls.issuer,
             "LAB_OIDC_DISCOVERY_URL": self.urls.discovery,
             "LAB_FRONTEND_URL": self.urls.frontend,
@@ -170,8 +176,9 @@ class Lab:
     def stop(self) -> None:
         if self.stopped:
             return
-        if self.agentcore:
-            self.agentcore.stop()
+        for part in (self.agentcore, self.openbao):
+            if part:
+                part.stop()
         for server in self._servers.values():
             server.stop()
         self._restore_env()
@@ -204,17 +211,18 @@ class Lab:
         return "\n".join(lines)
 
 
-def start_lab(agentcore: bool = False, state_dir: Path | None = None) -> Lab:
+def start_lab(agentcore: bool = False, state_dir: Path | None = None, openbao: bool = False) -> Lab:
     """Start (or restart) the lab and export its endpoint variables.
 
     ``agentcore=True`` adds the AgentCore Identity emulator and moto (KMS, Secrets
-    Manager). ``state_dir`` keeps the emulator's state (directory, token vault) there;
+    Manager); ``openbao=True`` an OpenBao server (Vault API) trusting the lab IdP.
+    ``state_dir`` keeps the emulator's state (directory, token vault) there;
     by default a fresh temporary directory, removed when the lab stops.
     """
     global _current
     if _current is not None:
         _current.stop()
-    _current = Lab(agentcore=agentcore, state_dir=state_dir)
+    _current = Lab(agentcore=agentcore, state_dir=state_dir, openbao=openbao)
     _current.export_env()
     return _current
 
