@@ -9,16 +9,14 @@ KMS keys it had.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import requests
 from botocore.client import BaseClient
 from botocore.config import Config
 
-from .serving import LOOPBACK
+from .serving import LOOPBACK, wait_until_ok
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account: every ARN it mints carries it
@@ -87,25 +85,12 @@ class MotoServer:
         host, port = self._server.get_host_and_port()  # port=0: the port the OS picked
         self._url = f"http://{host}:{port}"
         try:
-            self._wait_ready(deadline_s)
+            # The first request also loads moto's backends, which takes a moment.
+            wait_until_ok(f"{self._url}/moto-api/data.json", "moto", deadline_s)
         except TimeoutError:
             self.stop()
             raise
         return self
-
-    def _wait_ready(self, deadline_s: float) -> None:
-        # The first request also loads moto's backends, which takes a moment.
-        until = time.monotonic() + deadline_s
-        last_error = "no answer"
-        while time.monotonic() < until:
-            try:
-                if requests.get(f"{self.url}/moto-api/data.json", timeout=1).ok:
-                    return
-                last_error = "not healthy yet"
-            except requests.RequestException as exc:
-                last_error = type(exc).__name__
-            time.sleep(0.02)
-        raise TimeoutError(f"moto at {self.url} not ready after {deadline_s}s ({last_error})")
 
     def stop(self) -> None:
         """Stop serving and join the thread; werkzeug closes the socket as its loop ends."""

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import requests
 
 from .agentcore.lab_part import AgentCorePart
@@ -189,6 +190,7 @@ class Lab:
         for name, value in self.env().items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+        _forget_boto3_defaults()
 
     def _restore_env(self) -> None:
         # A learner's own AWS settings come back when the lab stops.
@@ -198,6 +200,7 @@ class Lab:
             else:
                 os.environ[name] = value
         self._saved_env.clear()
+        _forget_boto3_defaults()
 
     def __enter__(self) -> Lab:
         return self
@@ -209,6 +212,12 @@ class Lab:
         state = "stopped" if self.stopped else "running"
         lines = [f"Lab ({state})"] + [f"  {k:<14} {v}" for k, v in vars(self.urls).items()]
         return "\n".join(lines)
+
+
+def _forget_boto3_defaults() -> None:
+    # boto3's default session resolves credentials once and keeps them: without this, a
+    # client made after the variables changed (a re-run start cell) would sign as before.
+    boto3.DEFAULT_SESSION = None
 
 
 def start_lab(agentcore: bool = False, state_dir: Path | None = None, openbao: bool = False) -> Lab:

@@ -33,6 +33,27 @@ class _QuietHandler(WSGIRequestHandler):
             super().log(type, message, *args)
 
 
+def wait_until_ok(
+    url: str, what: str, deadline_s: float, still_alive: Callable[[], None] = lambda: None
+) -> None:
+    """Poll ``url`` until it answers 200, or fail with a message a learner can act on.
+
+    ``still_alive`` may raise to stop waiting at once (a child process that already died).
+    """
+    until = time.monotonic() + deadline_s
+    last_error = "no answer"
+    while time.monotonic() < until:
+        still_alive()
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+            last_error = "not healthy yet"
+        except requests.RequestException as exc:
+            last_error = type(exc).__name__
+        time.sleep(0.02)
+    raise TimeoutError(f"{what} at {url} not ready after {deadline_s}s ({last_error})")
+
+
 class Listening:
     """What every lab server shares: a name, a URL known before its app, readiness polling."""
 
@@ -40,20 +61,7 @@ class Listening:
     url: str
 
     def wait_ready(self, path: str = "/healthz", deadline_s: float = 5.0) -> None:
-        """Poll until the service answers 200, or fail with a message a learner can act on."""
-        until = time.monotonic() + deadline_s
-        last_error = "no answer"
-        while time.monotonic() < until:
-            try:
-                if requests.get(self.url + path, timeout=0.5).status_code == 200:
-                    return
-                last_error = "not healthy yet"
-            except requests.RequestException as exc:
-                last_error = type(exc).__name__
-            time.sleep(0.02)
-        raise TimeoutError(
-            f"{self.name} at {self.url} not ready after {deadline_s}s ({last_error})"
-        )
+        wait_until_ok(self.url + path, self.name, deadline_s)
 
 
 class BackgroundServer(Listening):

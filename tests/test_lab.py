@@ -82,6 +82,26 @@ def test_start_lab_again_stops_the_previous_lab_and_exports_env() -> None:
     assert out.stdout.strip() == "0"
 
 
+def test_a_rerun_start_cell_keeps_the_sdk_working() -> None:
+    # The SDK reads its endpoint variables once, at import; a re-run start cell must not
+    # move the endpoints out from under it.
+    script = textwrap.dedent("""
+        from helpers import start_lab
+        first = start_lab(agentcore=True)
+        from bedrock_agentcore.services.identity import IdentityClient
+        second = start_lab(agentcore=True)
+        assert first.stopped
+        print(IdentityClient("us-east-1").create_workload_identity("rerun")["name"])
+        second.stop()
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "AWS_", "BEDROCK_"))}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("rerun")
+
+
 def test_lab_clock_fast_forwards_and_never_goes_back() -> None:
     clock = LabClock()
     start = clock.now()

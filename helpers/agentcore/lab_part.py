@@ -21,6 +21,7 @@ from .runtime import AgentRuntime
 # The OAuth client AgentCore uses at the lab IdP to fetch outbound tokens for agents.
 OUTBOUND_CLIENT_ID = "agentcore-outbound"
 OUTBOUND_SCOPE = "openid offline_access activities:read"
+_last_ports: tuple[int, int] = (0, 0)  # control and data plane of this process's last lab
 INBOUND_AUDIENCES = ("fitness-agent",)  # what the agent's JWT authorizer accepts
 
 
@@ -37,7 +38,7 @@ class AgentCorePart:
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="agent-identity-lab-"))
         self.clock, self.discovery_url, self.idp_store = clock, discovery_url, idp_store
         self.moto = aws.MotoServer().start()
-        self.identity = self._emulator()
+        self.identity = self._emulator_on_last_ports()
         idp_store.add_client(
             Client(
                 OUTBOUND_CLIENT_ID,
@@ -52,6 +53,21 @@ class AgentCorePart:
         idp_store.add_client(seed.resource_server_client(seed.MCP_CLIENT_ID, "Fitness MCP server"))
         self.identity.start()
         self.agents: list[AgentProcess] = []
+
+    def _emulator_on_last_ports(self) -> AgentCoreIdentity:
+        """Reuse the endpoints of this kernel's previous lab when they are free.
+
+        The bedrock-agentcore SDK reads its endpoint variables once, at import: a re-run
+        start cell that moved the endpoints would leave an imported SDK talking to a
+        stopped server.
+        """
+        global _last_ports
+        try:
+            identity = self._emulator(_last_ports)
+        except OSError:  # taken by something else meanwhile: any free ports will do
+            identity = self._emulator()
+        _last_ports = (identity.control_server.port, identity.data_server.port)
+        return identity
 
     def _emulator(self, ports: tuple[int, int] = (0, 0)) -> AgentCoreIdentity:
         return AgentCoreIdentity(

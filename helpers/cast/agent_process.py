@@ -24,6 +24,7 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
+from ..processes import reap
 from ..serving import LOOPBACK, Listening
 
 # The only variables a child inherits from the lab's own process.
@@ -55,13 +56,7 @@ class AgentProcess(Listening):
         return int(line.split()[1])
 
     def stop(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        reap(self._proc)
         self._proc.stdout.close()
         self._log.close()
 

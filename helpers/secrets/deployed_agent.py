@@ -35,6 +35,7 @@ from typing import IO, Any
 
 from ..cast.agent_process import INHERITED
 from ..masking import mask
+from ..processes import reap
 from .deploy_time import (
     LOG_REDACTION_VAR,
     PLAIN_VAR,
@@ -187,11 +188,7 @@ class DeployedAgent:
         if self._log.closed:
             return
         self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        reap(self._proc, terminate=False)
         self._proc.stdout.close()
         self._final_log = self.log_text()
         self._log.close()

