@@ -12,6 +12,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 LOGIN_STEPS: list[str] = [
     "The user opens the app (the frontend) in the browser.",
@@ -370,3 +371,92 @@ def _audience_legend(ax: Axes) -> None:
     ]
     handles.append(Line2D([], [], color=_AGENTCORE_CALL, linewidth=2.5, label="AgentCore call"))
     ax.legend(handles=handles, loc="lower center", fontsize=9, frameon=False, ncols=4)
+
+
+# -- the atomic writer of a secret volume (notebook 07) -----------------------------------
+
+VOLUME_SWAP_STEPS: list[str] = [
+    "Before: ..data names the only version; the app reads weather_api_key through "
+    "..data, so it gets v1.",
+    "The operator writes v2 into a new timestamped directory, files mode 0400. The app "
+    "still reads v1: nothing points at v2 yet.",
+    "It makes ..data_tmp point at v2 and renames it over ..data: rename(2) is atomic, so "
+    "every read gets v1 or v2 whole, never a missing link.",
+    "It deletes the old version. A reader that resolved ..data before the swap and is "
+    "still reading from v1's directory now gets FileNotFoundError, and must start over.",
+]
+_OLD, _NEW = "..2025_01_31_12_00_00.x8k2/", "..2025_01_31_12_05_00.q4m7/"
+# The volume's entries, one row each, at the same height in every panel.
+_VOLUME_ROWS = {"old": 4.0, "old_file": 3.4, "new": 2.6, "new_file": 2.0, "data": 1.2, "key": 0.5}
+_CHANGED = "#c2410c"
+_VOLUME_SWAP_TITLES = [
+    "before",
+    "1 · write the new version",
+    "2 · swap ..data",
+    "3 · delete the old version",
+]
+
+
+def volume_swap() -> Figure:
+    """How the atomic writer publishes a new version of a secret volume, in four panels."""
+    fig, axes = plt.subplots(1, 4, figsize=(14, 4.2))
+    plt.close(fig)
+    for stage, (ax, title) in enumerate(zip(axes, _VOLUME_SWAP_TITLES, strict=True)):
+        _volume_panel(ax, stage)
+        ax.set_title(title, fontsize=11, fontweight="bold", loc="left")
+        caption = textwrap.fill(VOLUME_SWAP_STEPS[stage], 46)
+        ax.text(0.0, -0.35, caption, ha="left", va="top", fontsize=8.5, color=_NORMAL)
+        ax.set_xlim(-0.1, 2.95)
+        ax.set_ylim(-1.6, 4.6)
+        ax.axis("off")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.92, bottom=0.02, wspace=0.08)
+    return fig
+
+
+def _volume_panel(ax: Axes, stage: int) -> None:
+    """One state of the mount: which entries exist, and where ..data points."""
+    target = "new" if stage >= 2 else "old"
+    entries = {
+        "old": (_OLD, stage < 3, stage == 3),
+        "old_file": ("   weather_api_key   v1  r--------", stage < 3, stage == 3),
+        "new": (_NEW, stage >= 1, stage == 1),
+        "new_file": ("   weather_api_key   v2  r--------", stage >= 1, stage == 1),
+        "data": (f"..data → {(_NEW if target == 'new' else _OLD).rstrip('/')}", True, stage == 2),
+        "key": ("weather_api_key → ..data/weather_api_key", True, False),
+    }
+    ax.text(0.0, 4.45, "mount/", ha="left", va="center", fontsize=9, family="monospace")
+    for row, (text, present, changed) in entries.items():
+        if not present and not changed:
+            continue
+        colour = _CHANGED if changed else _NORMAL
+        y = _VOLUME_ROWS[row]
+        ax.text(
+            0.08,
+            y,
+            text,
+            ha="left",
+            va="center",
+            fontsize=8,
+            family="monospace",
+            color=colour,
+            fontweight="bold" if changed and present else "normal",
+        )
+        if not present:  # deleted in this step: struck through
+            ax.plot([0.08, 2.35], [y, y], color=_CHANGED, linewidth=1.2)
+    arrow = {"arrowstyle": "-|>", "linewidth": 1.6, "connectionstyle": "arc3,rad=0.45"}
+    colour = _CHANGED if stage == 2 else _NORMAL
+    ax.annotate(
+        "",
+        xy=(2.05, _VOLUME_ROWS[target]),
+        xytext=(2.3, _VOLUME_ROWS["data"]),
+        arrowprops={**arrow, "color": colour},
+    )
+    ax.annotate(
+        "",
+        xy=(2.3, _VOLUME_ROWS["data"] - 0.12),
+        xytext=(2.5, _VOLUME_ROWS["key"]),
+        arrowprops={**arrow, "color": _NORMAL},
+    )
+    ax.add_patch(
+        Rectangle((-0.05, -0.15), 2.95, 4.9, facecolor="#f9fafb", edgecolor="#d1d5db", zorder=-1)
+    )

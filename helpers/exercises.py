@@ -100,6 +100,33 @@ def _numbered_answers(answers: dict) -> dict[str, str]:
     return {str(k).strip(): str(v).strip().lower() for k, v in answers.items()}
 
 
+# Lettered exercises: a list of outcomes (A, B, …) and numbered scenarios, each scenario
+# answered with the letter of its outcome.
+
+
+def _show_lettered(choices: dict[str, str], scenarios: dict[str, str]) -> None:
+    for letter, outcome in choices.items():
+        print(f"{letter}. {outcome}")
+    print()
+    for number, scenario in scenarios.items():
+        print(f"{number}. {scenario}")
+
+
+def _check_lettered(answers: object, key: dict[str, str], praise: str, clue: str) -> Verdict:
+    """Every scenario of ``key`` (number -> letter) answered right; else name the wrong ones."""
+    if _unanswered(answers):
+        return UNANSWERED
+    if not isinstance(answers, dict):
+        return _verdict(False, "", "Answer with a dict: scenario number → letter.")
+    given = {k: v.upper() for k, v in _numbered_answers(answers).items()}
+    wrong = sorted(n for n, letter in key.items() if given.get(n) != letter)
+    return _verdict(
+        not wrong,
+        praise,
+        f"look again at scenario{'s' if len(wrong) > 1 else ''} {', '.join(wrong)} ({clue})",
+    )
+
+
 # Who may get a workload access token, and how (notebook 03).
 WAT_SCENARIOS = {
     "1": "The runtime's execution role trades Alice's access token for a WAT of fitness-agent.",
@@ -152,26 +179,16 @@ _VAULT_KEY = {"1": "A", "2": "B", "3": "A", "4": "B", "5": "C", "6": "C"}
 
 
 def show_vault_scenarios() -> None:
-    for letter, outcome in VAULT_CHOICES.items():
-        print(f"{letter}. {outcome}")
-    print()
-    for number, scenario in VAULT_SCENARIOS.items():
-        print(f"{number}. {scenario}")
+    _show_lettered(VAULT_CHOICES, VAULT_SCENARIOS)
 
 
 def check_vault_outcomes(answers: object) -> Verdict:
     """04: match each scenario to what AgentCore Identity answers (a letter each)."""
-    if _unanswered(answers):
-        return UNANSWERED
-    if not isinstance(answers, dict):
-        return _verdict(False, "", "Answer with a dict: scenario number → letter.")
-    given = {k: v.upper() for k, v in _numbered_answers(answers).items()}
-    wrong = sorted(n for n, letter in _VAULT_KEY.items() if given.get(n) != letter)
-    return _verdict(
-        not wrong,
+    return _check_lettered(
+        answers,
+        _VAULT_KEY,
         "You know what the vault hands out, to whom, and when it fails closed.",
-        f"look again at scenario{'s' if len(wrong) > 1 else ''} {', '.join(wrong)}"
-        " (a record belongs to one workload, one user and one provider)",
+        "a record belongs to one workload, one user and one provider",
     )
 
 
@@ -196,24 +213,88 @@ _CHAIN_KEY = {"1": "B", "2": "C", "3": "A", "4": "D", "5": "D"}
 
 
 def show_chain_scenarios() -> None:
-    for letter, outcome in CHAIN_CHOICES.items():
-        print(f"{letter}. {outcome}")
-    print()
-    for number, scenario in CHAIN_SCENARIOS.items():
-        print(f"{number}. {scenario}")
+    _show_lettered(CHAIN_CHOICES, CHAIN_SCENARIOS)
 
 
 def check_chain_outcomes(answers: object) -> Verdict:
     """05: match each hop's token to where it is accepted or refused (a letter each)."""
-    if _unanswered(answers):
-        return UNANSWERED
-    if not isinstance(answers, dict):
-        return _verdict(False, "", "Answer with a dict: scenario number → letter.")
-    given = {k: v.upper() for k, v in _numbered_answers(answers).items()}
-    wrong = sorted(n for n, letter in _CHAIN_KEY.items() if given.get(n) != letter)
-    return _verdict(
-        not wrong,
+    return _check_lettered(
+        answers,
+        _CHAIN_KEY,
         "Each hop gets its own token, for one audience and no more scope than the user gave.",
-        f"look again at scenario{'s' if len(wrong) > 1 else ''} {', '.join(wrong)}"
-        " (whose audience is in the token, and who is asked to widen it?)",
+        "whose audience is in the token, and who is asked to widen it?",
+    )
+
+
+# What ends up where when the weather API key is deployed as a variable (notebook 06).
+DEPLOY_TIME_CHOICES = {
+    "A": "the plaintext key",
+    "B": "nothing usable: the key is absent, or masked",
+    "C": "a KMS ciphertext: useless without kms:Decrypt under its encryption context",
+    "D": "no key at all: the agent does not start, KMS refuses to decrypt",
+    "E": "the old key, until the agent is redeployed",
+}
+DEPLOY_TIME_SCENARIOS = {
+    "1": "Another process reads /proc/<pid>/environ of the agent deployed with the sealed"
+    " template (WEATHER_API_KEY_KMS).",
+    "2": "Someone reads the log of the agent deployed with LogRedaction=1.",
+    "3": "The running agent is asked for its key after a new key was set as the template's"
+    " WeatherApiKey parameter.",
+    "4": "Another process of the same user reads /proc/<pid>/environ of the plaintext agent,"
+    ' after it ran del os.environ["WEATHER_API_KEY"].',
+    "5": "The sealed template is deployed with the ciphertext of StravaClientSecret as its"
+    " WeatherApiKey parameter.",
+    "6": 'A tool the plaintext agent runs with subprocess.run(cmd, env={"PATH": ...}).',
+    "7": "A tool the plaintext agent runs with subprocess.run(cmd).",
+}
+_DEPLOY_TIME_KEY = {"1": "C", "2": "B", "3": "E", "4": "A", "5": "D", "6": "B", "7": "A"}
+
+
+def show_deploy_time_scenarios() -> None:
+    _show_lettered(DEPLOY_TIME_CHOICES, DEPLOY_TIME_SCENARIOS)
+
+
+def check_deploy_time_exposure(answers: object) -> Verdict:
+    """06: match each scenario to what it yields of the key (a letter each)."""
+    return _check_lettered(
+        answers,
+        _DEPLOY_TIME_KEY,
+        "You know where an environment variable goes, and what sealing and redeploying change.",
+        "what does a process start with, who inherits it, and what is a ciphertext bound to?",
+    )
+
+
+# What an app reads from a secret volume the operator keeps in sync (notebook 07).
+VOLUME_CHOICES = {
+    "A": "the new value, on its next read, without a restart",
+    "B": "the old value, until the pod is restarted",
+    "C": "values from two versions at once (a torn read)",
+    "D": "every key from one complete version",
+    "E": "nothing: the platform mounts no secret volume",
+}
+VOLUME_SCENARIOS = {
+    "1": "The app reads two keys through their top-level links, and the operator's swap"
+    " lands between the two reads.",
+    "2": "The app reads weather_api_key through its top-level link, once the operator has"
+    " synced a rotation from the store.",
+    "3": "The app reads a key mounted on its own, with subPath, after a rotation.",
+    "4": "The app resolves ..data once, reads both keys from that directory and starts over"
+    " on FileNotFoundError, while a swap lands.",
+    "5": "An agent deployed on AgentCore Runtime looks for its key in a mounted volume.",
+    "6": "The app read the file once at start-up into a global variable, and a rotation followed.",
+}
+_VOLUME_KEY = {"1": "C", "2": "A", "3": "B", "4": "D", "5": "E", "6": "B"}
+
+
+def show_volume_scenarios() -> None:
+    _show_lettered(VOLUME_CHOICES, VOLUME_SCENARIOS)
+
+
+def check_volume_reads(answers: object) -> Verdict:
+    """07: match each scenario to what the app reads (a letter each)."""
+    return _check_lettered(
+        answers,
+        _VOLUME_KEY,
+        "You know when a volume rotates for free, and the two ways to lose that.",
+        "which path does each read go through, and when is it resolved?",
     )

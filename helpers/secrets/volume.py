@@ -20,8 +20,9 @@ Two pitfalls, both shown here:
 - subPath: a file mounted on its own is bound once, when the pod starts, and never sees
   a rotation (:func:`subpath_copy`).
 
-AgentCore Runtime has no volume mounts: an agent there cannot use this pattern, and gets
-its secrets from its environment or by API call instead.
+AgentCore Runtime mounts no secret volumes (its filesystem configurations are session
+storage and S3/EFS access, with no operator that syncs a secrets store): an agent there
+gets its secrets from its environment or by API call instead.
 """
 
 from __future__ import annotations
