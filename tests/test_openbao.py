@@ -19,6 +19,7 @@ import psutil
 import pytest
 import requests
 from conftest import Forger, login_tokens
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from helpers.lab import Lab
 from helpers.masking import mask
@@ -172,3 +173,26 @@ def test_a_port_taken_before_bao_binds_it_is_retried(
         with OpenBaoServer(tmp_path) as server:
             assert server.port != taken
             assert requests.get(f"{server.url}/v1/sys/health", timeout=5).ok
+
+
+@attack
+def test_token_signed_by_an_attackers_key_is_refused(
+    bao: OpenBaoServer, forge: Forger, attacker_key: rsa.RSAPrivateKey
+):
+    forged = forge.sign(claims=agent_claims(forge, expires_in=300), key=attacker_key)
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="signature"):
+        login_with_jwt(bao, forged)
+
+
+@attack
+def test_token_from_another_issuer_is_refused(bao: OpenBaoServer, forge: Forger):
+    claims = {**agent_claims(forge, expires_in=300), "iss": "https://evil.example"}
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="issuer"):
+        login_with_jwt(bao, forge.sign(claims=claims))
+
+
+@attack
+def test_token_meant_only_for_the_fitness_api_is_refused(bao: OpenBaoServer, forge: Forger):
+    claims = {**agent_claims(forge, expires_in=300), "aud": ["fitness-api"]}
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="audience"):
+        login_with_jwt(bao, forge.sign(claims=claims))
