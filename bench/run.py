@@ -8,7 +8,8 @@
   notebook (the kernel's own start-up and shutdown);
 - AgentCore Identity calls through boto3 (GetWorkloadAccessTokenForUserId,
   GetResourceApiKey) against moto's Secrets Manager GetSecretValue, the call an agent
-  would otherwise make for the same secret.
+  would otherwise make for the same secret;
+- our secret cache against aws-secretsmanager-caching (``bench/cache.py``).
 
 Figures are medians; ratios say how much the lab adds to what any server or notebook
 costs on this machine. Targets: lab ready < 1 s; notebooks 00-02 < 15 s in all;
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
+from cache import compare_caches
 from nbclient import NotebookClient
 
 from helpers import aws
@@ -143,6 +145,7 @@ def main() -> None:
         print(row(f"notebook {path.stem}", seconds, empty))
     print(row("notebooks 00-02 together", total, empty, "< 15 s " + mark(total < 15)))
     agentcore_calls(args.repeat * 60)
+    compare_caches(args.repeat)
 
 
 if __name__ == "__main__":

@@ -460,3 +460,70 @@ def _volume_panel(ax: Axes, stage: int) -> None:
     ax.add_patch(
         Rectangle((-0.05, -0.15), 2.95, 4.9, facecolor="#f9fafb", edgecolor="#d1d5db", zorder=-1)
     )
+
+
+# -- choosing a secret-delivery pattern (notebook 09) --------------------------------------
+
+# (question, where "yes" leads, its colour, the label of "no"); "no" leads to the next
+# question, and after the last one to _LAST_PATTERN.
+_DECISIONS = [
+    (
+        "Is it a token a user granted the agent,\nfor an outside service (OAuth)?",
+        "AgentCore Identity's token vault (04):\nper workload, user and provider",
+        "#e5e7eb",
+        "no: the agent's own secret",
+    ),
+    (
+        "Is a redeploy on every rotation fine\n(rare rotations, cheap deploys)?",
+        "1 · deploy time (06):\nsealed with KMS, in the environment",
+        "#dbeafe",
+        "no: rotations must reach running agents",
+    ),
+    (
+        "Does the platform mount secret volumes\n(Kubernetes), with an operator to sync them?",
+        "2 · mounted volume (07):\nan operator syncs the store to a file",
+        "#ede9fe",
+        "no: AgentCore Runtime, Lambda, …",
+    ),
+]
+_LAST_PATTERN = (
+    "3 · direct API call (08): the store, through a cache;\n"
+    "on AgentCore Runtime also the API-key provider"
+)
+_QUESTION_X, _ANSWER_X, _ROW_STEP = 2.4, 7.9, 1.3
+
+
+def pattern_decision() -> Figure:
+    """Which way a secret should reach an agent: three questions, four answers."""
+    fig, ax = plt.subplots(figsize=(10, 4.6))
+    plt.close(fig)
+    rows = len(_DECISIONS) + 1
+    ax.set_xlim(0, 10.2)
+    ax.set_ylim(0, rows * _ROW_STEP)
+    ax.axis("off")
+    fig.subplots_adjust(left=0, right=1, top=1, bottom=0)
+    for row, (question, answer, colour, no) in enumerate(_DECISIONS):
+        y = (rows - row - 0.5) * _ROW_STEP
+        _decision_box(ax, _QUESTION_X, y, question, "white")
+        _decision_box(ax, _ANSWER_X, y, answer, colour)
+        _decision_arrow(ax, (_QUESTION_X + 1.85, y), (_ANSWER_X - 1.5, y), "yes")
+        _decision_arrow(ax, (_QUESTION_X, y - 0.4), (_QUESTION_X, y - _ROW_STEP + 0.4), no)
+    _decision_box(ax, _QUESTION_X, 0.5 * _ROW_STEP, _LAST_PATTERN, "#d1fae5")
+    return fig
+
+
+def _decision_box(ax: Axes, x: float, y: float, text: str, colour: str) -> None:
+    style = {"boxstyle": "round,pad=0.5", "facecolor": colour, "edgecolor": "#9ca3af"}
+    ax.text(x, y, text, ha="center", va="center", fontsize=10, color=_NORMAL, bbox=style)
+
+
+def _decision_arrow(
+    ax: Axes, start: tuple[float, float], end: tuple[float, float], label: str
+) -> None:
+    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "-|>", "color": _NORMAL})
+    (x0, y0), (x1, y1) = start, end
+    style = {"fontsize": 9, "style": "italic", "color": _NORMAL}
+    if y0 == y1:  # "yes", to the right: the label above the arrow
+        ax.text((x0 + x1) / 2, y0 + 0.12, label, ha="center", **style)
+    else:  # "no", downwards: the label beside it
+        ax.text(x0 + 0.12, (y0 + y1) / 2, label, va="center", **style)

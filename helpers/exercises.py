@@ -298,3 +298,78 @@ def check_volume_reads(answers: object) -> Verdict:
         "You know when a volume rotates for free, and the two ways to lose that.",
         "which path does each read go through, and when is it resolved?",
     )
+
+
+# Which way a secret should reach the agent (notebook 09).
+PATTERN_CHOICES = {
+    "A": "1 · deploy time: an environment variable, sealed with KMS",
+    "B": "2 · a mounted volume that an operator keeps in sync",
+    "C": "3 · a direct API call to the store, through a cache",
+    "D": "none of the three: AgentCore Identity's token vault",
+}
+PATTERN_SCENARIOS = {
+    "1": "An agent on AgentCore Runtime calls a weather API whose key is rotated every 30"
+    " days; a rotation must reach the running agents without a redeploy.",
+    "2": "A service on EKS reads a database password rotated every day; the team wants"
+    " neither an AWS SDK nor a credential for the store in the app.",
+    "3": "A Lambda function uses a partner's API key that changes once a year, always with a"
+    " new release of the function.",
+    "4": "The coach reads Alice's Strava activities with the OAuth token she granted it.",
+    "5": "A nightly batch job is deployed afresh for every run and exits after five minutes.",
+}
+_PATTERN_KEY = {"1": "C", "2": "B", "3": "A", "4": "D", "5": "A"}
+
+
+def show_pattern_scenarios() -> None:
+    _show_lettered(PATTERN_CHOICES, PATTERN_SCENARIOS)
+
+
+def check_pattern_choices(answers: object) -> Verdict:
+    """09: match each scenario to the way its secret should reach the agent (a letter each)."""
+    return _check_lettered(
+        answers,
+        _PATTERN_KEY,
+        "You pick a pattern from whose secret it is, how it rotates and where the agent runs.",
+        "whose secret is it, must a rotation reach a running agent, does the platform mount"
+        " volumes?",
+    )
+
+
+# What the agent's code should do, or gets, when it reads secrets by API call (notebook 08).
+API_SECRET_CHOICES = {
+    "A": "give up at once and say why: asking again changes nothing",
+    "B": "the cached value, at once; a refresh is tried in the background",
+    "C": "retry after a random sleep in [0, min(cap, base · 2ⁿ)]",
+    "D": "the store's error: nothing is served past the hard TTL",
+    "E": "the new key, with no change to the provider",
+    "F": "HTTP 402 ServiceQuotaExceededException",
+}
+API_SECRET_SCENARIOS = {
+    "1": "GetSecretValue answers ThrottlingException.",
+    "2": "The agent reads secret/data/billing/stripe-key from OpenBao; its policy covers"
+    " secret/data/fitness/*.",
+    "3": "A cached key is past its TTL (60 s) and the store is up.",
+    "4": "The store went down right after the cache fetched the key, four minutes ago;"
+    " TTL 60 s, hard TTL 5 minutes.",
+    "5": "The store is still down, six minutes after that fetch.",
+    "6": "The MCP server's role calls GetResourceApiKey with the coach's WAT.",
+    "7": "The Secrets Manager secret behind an EXTERNAL provider is rotated; then the agent"
+    " calls GetResourceApiKey.",
+    "8": "The account creates its 51st API-key credential provider in the Region.",
+}
+_API_SECRET_KEY = {"1": "C", "2": "A", "3": "B", "4": "B", "5": "D", "6": "A", "7": "E", "8": "F"}
+
+
+def show_api_secret_scenarios() -> None:
+    _show_lettered(API_SECRET_CHOICES, API_SECRET_SCENARIOS)
+
+
+def check_api_secret_handling(answers: object) -> Verdict:
+    """08: match each scenario to what the agent should do or gets (a letter each)."""
+    return _check_lettered(
+        answers,
+        _API_SECRET_KEY,
+        "You know which errors to retry, what a cache may still serve, and what the platform"
+        " does for you.",
+        "is the error permanent or transient, and how old is the cached value?",
+    )
