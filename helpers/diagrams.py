@@ -59,12 +59,13 @@ def login_sequence(step: int | None = None) -> Figure:
     y = float(len(_MESSAGES))
     for number, source, target, label in _MESSAGES:
         if (number, source) == (2, "idp"):
-            _draw_note(ax, "idp", y, "user logs in + consents", _colour(1, step))  # login is step 1
+            # login is step 1
+            _note(ax, _LANES["idp"], y, "user logs in + consents", _colour(1, step), 9)
             y -= 0.5
         _draw_message(ax, y, number, source, target, label, step)
         y -= 0.85
     bottom = y + 0.45
-    _draw_lanes(ax, top, bottom)
+    _lifelines(ax, _LANES, _LANE_TITLES, top, bottom, fontsize=11)
     caption = "Log in with OAuth 2.0 authorization code + PKCE"
     if step is not None:
         caption = f"Step {step}: {LOGIN_STEPS[step]}"
@@ -83,31 +84,76 @@ def _colour(number: int, step: int | None) -> str:
     return _HIGHLIGHT if number == step else _MUTED
 
 
-def _draw_lanes(ax: Axes, top: float, bottom: float) -> None:
-    for lane, x in _LANES.items():
+def _lifelines(
+    ax: Axes,
+    lanes: dict[str, float],
+    titles: dict[str, str],
+    top: float,
+    bottom: float,
+    fontsize: float,
+) -> None:
+    """Dashed lifelines under a titled box per participant (both sequence diagrams)."""
+    for lane, x in lanes.items():
         ax.plot([x, x], [bottom, top], color="#9ca3af", linestyle="--", linewidth=1, zorder=0)
         ax.text(
             x,
             top,
-            _LANE_TITLES[lane],
+            titles[lane],
             ha="center",
             va="center",
-            fontsize=11,
+            fontsize=fontsize,
             fontweight="bold",
             bbox={"boxstyle": "round,pad=0.4", "facecolor": "#e5e7eb", "edgecolor": "#6b7280"},
         )
 
 
-def _draw_note(ax: Axes, lane: str, y: float, text: str, colour: str) -> None:
+def _note(ax: Axes, x: float, y: float, text: str, colour: str, fontsize: float) -> None:
     ax.text(
-        _LANES[lane],
+        x,
         y,
         text,
         ha="center",
         va="center",
-        fontsize=9,
+        fontsize=fontsize,
         color=colour,
         bbox={"boxstyle": "round,pad=0.3", "facecolor": "#fffbeb", "edgecolor": colour},
+    )
+
+
+def _arrow(
+    ax: Axes,
+    y: float,
+    x0: float,
+    x1: float,
+    label: str,
+    colour: str,
+    bold: bool,
+    *,
+    lift: float,
+    fontsize: float,
+    widths: tuple[float, float],
+) -> None:
+    """A labelled message arrow; ``widths`` = (normal, highlighted) line width."""
+    ax.annotate(
+        "",
+        xy=(x1, y),
+        xytext=(x0, y),
+        arrowprops={
+            "arrowstyle": "-|>",
+            "color": colour,
+            "linewidth": widths[1] if bold else widths[0],
+        },
+    )
+    ax.text(
+        (x0 + x1) / 2,
+        y + lift,
+        label,
+        ha="center",
+        va="bottom",
+        fontsize=fontsize,
+        color=colour,
+        fontweight="bold" if bold else "normal",
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
     )
 
 
@@ -116,23 +162,17 @@ def _draw_message(
 ) -> None:
     colour = _colour(number, step)
     bold = step is not None and number == step
-    x0, x1 = _LANES[source], _LANES[target]
-    ax.annotate(
-        "",
-        xy=(x1, y),
-        xytext=(x0, y),
-        arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 2.4 if bold else 1.4},
-    )
-    ax.text(
-        (x0 + x1) / 2,
-        y + 0.1,
+    _arrow(
+        ax,
+        y,
+        _LANES[source],
+        _LANES[target],
         label,
-        ha="center",
-        va="bottom",
+        colour,
+        bold,
+        lift=0.1,
         fontsize=9.5,
-        color=colour,
-        fontweight="bold" if bold else "normal",
-        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+        widths=(1.4, 2.4),
     )
     ax.text(  # step numbers sit in a margin left of the browser, clear of every arrow
         0.3,
@@ -275,13 +315,24 @@ def request_chain(step: int | None = None) -> Figure:
         colour = _chain_colour(number, audience, step)
         bold = number == step
         if target is None:
-            _chain_note(ax, _CHAIN_LANES[source], y, label, colour)
+            _note(ax, _CHAIN_LANES[source], y, label, colour, 8.5)
         else:
-            _chain_arrow(ax, y, _CHAIN_LANES[source], _CHAIN_LANES[target], label, colour, bold)
+            _arrow(
+                ax,
+                y,
+                _CHAIN_LANES[source],
+                _CHAIN_LANES[target],
+                label,
+                colour,
+                bold,
+                lift=0.08,
+                fontsize=9,
+                widths=(1.5, 2.6),
+            )
             _step_badge(ax, y, number, colour)
         y -= 0.8
     bottom = y + 0.4
-    _chain_lanes(ax, top, bottom)
+    _lifelines(ax, _CHAIN_LANES, _CHAIN_TITLES, top, bottom, fontsize=10)
     caption = "One token per hop, each bound to the audience of the next service"
     if step is not None:
         caption = f"Step {step}: {CHAIN_STEPS[step - 1]}"
@@ -298,56 +349,6 @@ def _chain_colour(number: int, audience: str | None, step: int | None) -> str:
     if step is not None and number != step:
         return _MUTED
     return AUDIENCE_COLOURS.get(audience or "", _AGENTCORE_CALL)
-
-
-def _chain_lanes(ax: Axes, top: float, bottom: float) -> None:
-    for lane, x in _CHAIN_LANES.items():
-        ax.plot([x, x], [bottom, top], color="#9ca3af", linestyle="--", linewidth=1, zorder=0)
-        ax.text(
-            x,
-            top,
-            _CHAIN_TITLES[lane],
-            ha="center",
-            va="center",
-            fontsize=10,
-            fontweight="bold",
-            bbox={"boxstyle": "round,pad=0.4", "facecolor": "#e5e7eb", "edgecolor": "#6b7280"},
-        )
-
-
-def _chain_arrow(
-    ax: Axes, y: float, x0: float, x1: float, label: str, colour: str, bold: bool
-) -> None:
-    ax.annotate(
-        "",
-        xy=(x1, y),
-        xytext=(x0, y),
-        arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 2.6 if bold else 1.5},
-    )
-    ax.text(
-        (x0 + x1) / 2,
-        y + 0.08,
-        label,
-        ha="center",
-        va="bottom",
-        fontsize=9,
-        color=colour,
-        fontweight="bold" if bold else "normal",
-        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
-    )
-
-
-def _chain_note(ax: Axes, x: float, y: float, text: str, colour: str) -> None:
-    ax.text(
-        x,
-        y,
-        text,
-        ha="center",
-        va="center",
-        fontsize=8.5,
-        color=colour,
-        bbox={"boxstyle": "round,pad=0.3", "facecolor": "#fffbeb", "edgecolor": colour},
-    )
 
 
 def _step_badge(ax: Axes, y: float, number: int, colour: str) -> None:
