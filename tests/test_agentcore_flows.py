@@ -148,6 +148,31 @@ def test_another_user_cannot_complete_the_session(lab: Lab) -> None:
     assert polled["sessionStatus"] == "FAILED" and "accessToken" not in polled
 
 
+def test_a_trusted_backend_completes_with_the_user_id_it_vouched_for(lab: Lab) -> None:
+    runtime = runtime_dp(lab)
+    wat = runtime.get_workload_access_token_for_user_id(
+        workloadName="fitness-agent", userId="carol"
+    )["workloadAccessToken"]
+    started = ask_token(lab, wat, forceAuthentication=True)
+    browser = lab.browser()  # Carol consents at the provider, signed in there as alice
+    back = browser.sign_in(
+        started["authorizationUrl"], "alice", "alice-lab-password", stop_at=return_url(lab)
+    )
+    assert back.status_code == 302
+    complete = runtime.complete_resource_token_auth
+    wrong = error_code(
+        lambda: complete(sessionUri=started["sessionUri"], userIdentifier={"userId": "mallory"})
+    )
+    assert wrong == "AccessDeniedException"  # and the session is now dead
+    assert ask_token(lab, wat, sessionUri=started["sessionUri"])["sessionStatus"] == "FAILED"
+    started = ask_token(lab, wat, forceAuthentication=True)
+    browser.sign_in(
+        started["authorizationUrl"], "alice", "alice-lab-password", stop_at=return_url(lab)
+    )
+    complete(sessionUri=started["sessionUri"], userIdentifier={"userId": "carol"})
+    assert "accessToken" in ask_token(lab, wat)
+
+
 @pytest.mark.attack
 def test_a_completed_session_cannot_be_replayed(lab: Lab) -> None:
     alice = sign_in(lab, "alice")
