@@ -174,17 +174,8 @@ def _draw_message(
         fontsize=9.5,
         widths=(1.4, 2.4),
     )
-    ax.text(  # step numbers sit in a margin left of the browser, clear of every arrow
-        0.3,
-        y + 0.2,
-        str(number),
-        ha="center",
-        va="center",
-        fontsize=9,
-        color="white",
-        fontweight="bold",
-        bbox={"boxstyle": "circle,pad=0.25", "facecolor": colour, "edgecolor": colour},
-    )
+    # step numbers sit in a margin left of the browser, clear of every arrow
+    _step_badge(ax, y, number, colour, x=0.3, lift=0.2)
 
 
 _DEFAULT_LIFETIMES = {"code": 60.0, "access": 3600.0, "refresh": 30 * 86400.0, "id": 3600.0}
@@ -351,10 +342,13 @@ def _chain_colour(number: int, audience: str | None, step: int | None) -> str:
     return AUDIENCE_COLOURS.get(audience or "", _AGENTCORE_CALL)
 
 
-def _step_badge(ax: Axes, y: float, number: int, colour: str) -> None:
-    ax.text(  # in a margin left of the frontend, clear of every arrow
-        0.25,
-        y + 0.15,
+def _step_badge(
+    ax: Axes, y: float, number: int, colour: str, *, x: float = 0.25, lift: float = 0.15
+) -> None:
+    """A numbered circle in the left margin, clear of every arrow (both diagrams)."""
+    ax.text(
+        x,
+        y + lift,
         str(number),
         ha="center",
         va="center",
