@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from botocore.client import BaseClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from jwt.utils import base64url_encode
@@ -302,3 +303,19 @@ def key() -> rsa.RSAPrivateKey:
 def jwks(key: rsa.RSAPrivateKey) -> dict:
     jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
     return {"keys": [{**jwk, "kid": OFFLINE_KID, "alg": "RS256", "use": "sig"}]}
+
+
+# -- AgentCore Identity set-up shared by the flow and chain tests ------------------------
+def create_lab_oauth2_provider(control: BaseClient, lab: Lab, name: str, client_id: str) -> None:
+    """A CustomOauth2 credential provider for ``client_id`` at the lab IdP, by discovery URL."""
+    control.create_oauth2_credential_provider(
+        name=name,
+        credentialProviderVendor="CustomOauth2",
+        oauth2ProviderConfigInput={
+            "customOauth2ProviderConfig": {
+                "oauthDiscovery": {"discoveryUrl": lab.urls.discovery},
+                "clientId": client_id,
+                "clientSecret": lab.client_secret(client_id),
+            }
+        },
+    )

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 import requests
 from botocore.exceptions import ClientError
+from conftest import create_lab_oauth2_provider
 
 from helpers import aws
 from helpers.agentcore.lab_part import OUTBOUND_CLIENT_ID
@@ -44,17 +45,7 @@ def lab() -> Iterator[Lab]:
     cp.create_workload_identity(
         name="fitness-agent", allowedResourceOauth2ReturnUrls=[return_url(lab)]
     )
-    cp.create_oauth2_credential_provider(
-        name=PROVIDER,
-        credentialProviderVendor="CustomOauth2",
-        oauth2ProviderConfigInput={
-            "customOauth2ProviderConfig": {
-                "oauthDiscovery": {"discoveryUrl": lab.urls.discovery},
-                "clientId": OUTBOUND_CLIENT_ID,
-                "clientSecret": lab.client_secret(OUTBOUND_CLIENT_ID),
-            }
-        },
-    )
+    create_lab_oauth2_provider(cp, lab, PROVIDER, OUTBOUND_CLIENT_ID)
     cp.create_api_key_credential_provider(name=API_KEY_PROVIDER, apiKey=API_KEY)
     yield lab
     lab.stop()

@@ -12,7 +12,15 @@ import jwt
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from conftest import TIMEOUT, Forger, call_api, introspect, oauth_error, token_request
+from conftest import (
+    TIMEOUT,
+    Forger,
+    call_api,
+    create_lab_oauth2_provider,
+    introspect,
+    oauth_error,
+    token_request,
+)
 
 from helpers import aws
 from helpers.agentcore.workload_tokens import WAT_TTL, WorkloadTokens
@@ -49,17 +57,7 @@ def chain() -> Iterator[Chain]:
         )
         for workload, provider in ((AGENT, PROVIDER), (MCP, MCP_PROVIDER)):
             cp.create_workload_identity(name=workload)
-            cp.create_oauth2_credential_provider(
-                name=provider,
-                credentialProviderVendor="CustomOauth2",
-                oauth2ProviderConfigInput={
-                    "customOauth2ProviderConfig": {
-                        "oauthDiscovery": {"discoveryUrl": lab.urls.discovery},
-                        "clientId": workload,
-                        "clientSecret": lab.client_secret(workload),
-                    }
-                },
-            )
+            create_lab_oauth2_provider(cp, lab, provider, workload)
         activities_url = f"{lab.urls.fitness_api}/v1/athlete/activities"
         mcp_arn = lab.agentcore.deploy_mcp(
             provider_name=MCP_PROVIDER, activities_url=activities_url
