@@ -1,14 +1,14 @@
 """AWS for the lab: moto's server on 127.0.0.1, lab credentials, and clients bound to it.
 
 moto answers the real AWS wire protocols, so learners use the real boto3 clients. moto
-keeps its state in process memory: every MotoServer in one Python process shares the same
-accounts and keys, and that state outlives ``stop()``; a server started again finds the
-KMS keys it had.
+keeps its state in process memory; each MotoServer answers as an account of its own
+(:class:`MotoApp`), and its state goes when it stops.
 """
 
 from __future__ import annotations
 
-import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +16,10 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
-from .serving import LOOPBACK, wait_until_ok
+from .serving import BackgroundServer
 
 REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account: every ARN it mints carries it
+ACCOUNT_ID = "123456789012"  # moto's default account: a lab running alone has this one
 
 
 @dataclass(frozen=True)
@@ -58,46 +58,108 @@ def client(
     return session.client(service, endpoint_url=url, **kw)
 
 
-class MotoServer:
-    """moto's threaded server on a free loopback port, from :meth:`start` to :meth:`stop`."""
+class MotoApp:
+    """moto's WSGI app answering as one AWS account of its own, until :meth:`close`.
+
+    moto keeps its state per process, partitioned by account. Each MotoApp claims an
+    account no other running one holds (the first, :data:`ACCOUNT_ID`, when it runs
+    alone) and sends every request to moto as that account (moto's ``x-moto-account-id``
+    header), so two labs in one process never see each other's keys or secrets. Closing
+    it forgets that account's state, so a lab started later begins empty.
+    """
 
     def __init__(self) -> None:
         # Imported here: agents and the other child processes use this module's clients and
         # credentials, and must not pay for loading moto.
-        from moto.server import ThreadedMotoServer
+        from moto.server import DomainDispatcherApplication, create_backend_app
 
-        self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
-        self._url: str | None = None
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self.account_id = _accounts.claim()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.account_id
+        return self._moto(environ, start_response)
+
+    def close(self) -> None:
+        _accounts.release(self.account_id)
+
+
+class _Accounts:
+    """The moto accounts the running MotoApps of this process hold.
+
+    The one piece of process-wide state in the lab, and only because moto's own state is
+    process-wide: it hands each MotoApp an account of its own.
+    """
+
+    def __init__(self) -> None:
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+
+    def claim(self) -> str:
+        with self._lock:
+            number = int(ACCOUNT_ID)
+            while str(number) in self._held:
+                number += 1
+            self._held.add(str(number))
+            return str(number)
+
+    def release(self, account_id: str) -> None:
+        from moto.core.base_backend import BackendDict, backend_lock
+
+        with self._lock:
+            if account_id not in self._held:
+                return
+            with backend_lock:  # what moto's own reset holds; BackendDict lists its services
+                for backends in BackendDict._instances:
+                    if account_id in backends:
+                        backends[account_id].reset()
+                        del backends[account_id]
+            self._held.discard(account_id)
+
+
+_accounts = _Accounts()
+
+
+class MotoServer:
+    """moto on a free loopback port as one account of its own, from :meth:`start` to
+    :meth:`stop`."""
+
+    def __init__(self) -> None:
+        self._app: MotoApp | None = None
+        self._server: BackgroundServer | None = None
 
     @property
     def url(self) -> str:
-        if self._url is None:
+        if self._server is None:
             raise RuntimeError("MotoServer is not running: call start() first")
-        return self._url
+        return self._server.url
+
+    @property
+    def account_id(self) -> str:
+        if self._app is None:
+            raise RuntimeError("MotoServer is not running: call start() first")
+        return self._app.account_id
 
     def start(self, deadline_s: float = 10.0) -> MotoServer:
-        if self._url is not None:
+        if self._server is not None:
             return self
-        # moto serves through werkzeug's request handler, which logs every request at INFO;
-        # errors still reach the log at ERROR.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server.start()  # returns once the socket is bound
-        host, port = self._server.get_host_and_port()  # port=0: the port the OS picked
-        self._url = f"http://{host}:{port}"
+        self._app = MotoApp()
+        self._server = BackgroundServer("moto").start(self._app)
         try:
             # The first request also loads moto's backends, which takes a moment.
-            wait_until_ok(f"{self._url}/moto-api/data.json", "moto", deadline_s)
+            self._server.wait_ready("/moto-api/data.json", deadline_s)
         except TimeoutError:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        """Stop serving and join the thread; werkzeug closes the socket as its loop ends."""
-        if self._url is None:
+        """Stop serving, then forget this account's state: nothing outlives the server."""
+        if self._server is None:
             return
         self._server.stop()
-        self._url = None
+        self._app.close()
+        self._server = self._app = None
 
     def __enter__(self) -> MotoServer:
         return self.start()

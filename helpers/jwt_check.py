@@ -277,18 +277,3 @@ def _check_scope(granted: Any, required: str) -> None:
             f"This needs scope {' '.join(lacking)!r}; the token only grants {' '.join(have)!r}.",
             error="insufficient_scope",
         )
-
-
-def bearer_challenge(exc: TokenRejected | None, realm: str) -> str:
-    """The WWW-Authenticate value for a 401/403 (RFC 6750 section 3)."""
-    params = [f'realm="{_quotable(realm)}"']
-    if exc is not None:
-        params.append(f'error="{exc.error}"')
-        params.append(f'error_description="{_quotable(exc.explanation)}"')
-    return "Bearer " + ", ".join(params)
-
-
-def _quotable(text: str) -> str:
-    """RFC 6750 allows printable ASCII except '"' and '\\' inside these quoted strings."""
-    text = text.replace('"', "'").replace("\\", "/")
-    return "".join(ch if " " <= ch <= "~" else "?" for ch in text)

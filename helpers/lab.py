@@ -48,7 +48,11 @@ class Lab:
     """Handles to the running services, the lab clock and the levers tests pull."""
 
     def __init__(
-        self, agentcore: bool = False, state_dir: Path | None = None, openbao: bool = False
+        self,
+        agentcore: bool = False,
+        state_dir: Path | None = None,
+        openbao: bool = False,
+        agentcore_ports: tuple[int, int] = (0, 0),
     ) -> None:
         began = time.perf_counter()
         self.clock = LabClock()
@@ -65,10 +69,14 @@ class Lab:
                 idp_store=self.idp.store,
                 discovery_url=self.urls.discovery,
                 state_dir=state_dir,
+                ports=agentcore_ports,
             )
             if agentcore
             else None
         )
+        # The AgentCore endpoints a successor should keep (see start_lab): these, or the
+        # ones this lab was handed and did not need.
+        self.agentcore_ports = self.agentcore.ports if self.agentcore else agentcore_ports
         self.frontend = Frontend(self.frontend_env(), self.clock)
         self.agent_rs = self._resource_server("fitness-agent", agent.AUDIENCE)
         self.fitness_rs = self._resource_server("fitness-api", fitness_api.AUDIENCE)
@@ -107,6 +115,15 @@ class Lab:
             clock=self.clock,
         )
 
+    @property
+    def audiences(self) -> dict[str, str]:
+        """Who a token can be shown to in the lab, and the audience each one insists on."""
+        return {
+            "the agent": agent.AUDIENCE,
+            "the fitness API": fitness_api.AUDIENCE,
+            "the frontend (id tokens)": seed.FRONTEND_CLIENT_ID,
+        }
+
     # -- configuration the way a deployment would inject it ------------------------
     def client_secret(self, client_id: str) -> str:
         return self.idp.store.clients[client_id].client_secret
@@ -118,6 +135,7 @@ class Lab:
             "OAUTH_CLIENT_SECRET": self.client_secret(seed.FRONTEND_CLIENT_ID),
             "OAUTH_DISCOVERY_URL": self.urls.discovery,
             "OAUTH_REDIRECT_URI": f"{self.urls.frontend}/callback",
+            "OAUTH_SCOPE": seed.FRONTEND_LOGIN_SCOPE,
             "AGENT_URL": self.urls.agent,
             **(self.agentcore.frontend_env() if self.agentcore else {}),
         }
@@ -229,9 +247,12 @@ def start_lab(agentcore: bool = False, state_dir: Path | None = None, openbao: b
     by default a fresh temporary directory, removed when the lab stops.
     """
     global _current
+    ports = (0, 0)
     if _current is not None:
         _current.stop()
-    _current = Lab(agentcore=agentcore, state_dir=state_dir, openbao=openbao)
+        # An imported bedrock-agentcore SDK keeps the endpoints it read at import time.
+        ports = _current.agentcore_ports
+    _current = Lab(agentcore=agentcore, state_dir=state_dir, openbao=openbao, agentcore_ports=ports)
     _current.export_env()
     return _current
 

@@ -26,9 +26,9 @@ from helpers import aws
 from helpers.agentcore.workload_tokens import WAT_TTL, WorkloadTokens
 from helpers.cast.mcp_server import call_tool
 from helpers.clock import LabClock
-from helpers.idp.token_exchange import ACCESS_TOKEN_TYPE, GRANT_TYPE
 from helpers.jwt_check import verify_jwt
 from helpers.lab import Lab
+from helpers.rfc8693 import ACCESS_TOKEN_TYPE, GRANT_TYPE
 
 attack = pytest.mark.attack
 PROVIDER = "coach-obo"  # AgentCore Identity exchanges as the coach's IdP client

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
 from jwt.utils import base64url_encode
 
+from helpers.bearer import bearer_challenge
 from helpers.jwt_check import (
     TokenRejected,
-    bearer_challenge,
     decode_unverified,
     describe_duration,
     verify_jwt,

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request, Response
 
 from ..clock import LabClock
+from ..jwks import Documents
 from .directory import Directory
 from .errors import AwsError, validation_error
 from .inbound import InboundAuthorizer
@@ -99,6 +100,7 @@ class DataPlane:
         self.tokens, self.inbound, self.clock = tokens, inbound, clock
         self.callback_url = callback_url
         self.sessions = Sessions(clock)
+        self.discovery = Documents()  # providers' discovery documents, read once per URL
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -145,7 +147,7 @@ class DataPlane:
     def oauth2_token(self, p: dict, call: Call) -> dict:
         wat = self._wat(p["workloadIdentityToken"], call.principal)
         provider = self.directory.get("oauth2", p["resourceCredentialProviderName"])
-        client = ProviderClient(provider, self.secrets)
+        client = ProviderClient(provider, self.secrets, self.discovery)
         flow = p["oauth2Flow"]
         if flow == "M2M":
             return {"accessToken": client.client_credentials(p["scopes"])["access_token"]}
@@ -264,7 +266,9 @@ class DataPlane:
         if "error" in request.args:
             session.status = "FAILED"  # the user refused consent at the provider
         else:
-            client = ProviderClient(self.directory.get("oauth2", session.provider), self.secrets)
+            client = ProviderClient(
+                self.directory.get("oauth2", session.provider), self.secrets, self.discovery
+            )
             try:
                 session.tokens = client.exchange_code(
                     request.args.get("code", ""), self.callback_url, session.verifier

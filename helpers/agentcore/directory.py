@@ -18,8 +18,6 @@ from ..aws import ACCOUNT_ID, REGION
 from ..clock import LabClock
 from .errors import AwsError
 
-_PREFIX = f"arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT_ID}"
-
 # kind -> (ARN path under the account, the name the errors use)
 KINDS = {
     "workload": ("workload-identity-directory/default/workload-identity", "Workload identity"),
@@ -40,13 +38,13 @@ class Resource:
     updated: datetime
 
 
-def arn_for(kind: str, name: str) -> str:
-    return f"{_PREFIX}:{KINDS[kind][0]}/{name}"
+def arn_for(kind: str, name: str, account_id: str = ACCOUNT_ID) -> str:
+    return f"arn:aws:bedrock-agentcore:{REGION}:{account_id}:{KINDS[kind][0]}/{name}"
 
 
 class Directory:
-    def __init__(self, db_path: Path, clock: LabClock) -> None:
-        self.clock = clock
+    def __init__(self, db_path: Path, clock: LabClock, account_id: str = ACCOUNT_ID) -> None:
+        self.clock, self.account_id = clock, account_id
         self._lock = threading.Lock()
         self._db = sqlite3.connect(db_path, check_same_thread=False)
         self._db.execute(
@@ -72,7 +70,7 @@ class Directory:
             self._db.execute(
                 "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    arn_for(kind, name),
+                    arn_for(kind, name, self.account_id),
                     kind,
                     name,
                     json.dumps(body),

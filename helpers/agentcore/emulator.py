@@ -32,22 +32,28 @@ class AgentCoreIdentity:
         moto_url: str,
         trusted: list[TrustedIssuer],
         principals: list[Principal],
+        account_id: str = aws.ACCOUNT_ID,
         ports: tuple[int, int] = (0, 0),
     ) -> None:
         self.control_server = BackgroundServer("agentcore-control", ports[0])
         self.data_server = BackgroundServer("agentcore-data", ports[1])
         callback_url = self.data_server.url + CALLBACK_PATH
         # The service's own identity towards KMS and Secrets Manager.
-        self.directory = Directory(state_dir / "agentcore-directory.sqlite3", clock)
+        self.directory = Directory(state_dir / "agentcore-directory.sqlite3", clock, account_id)
         self.vault = TokenVault(
-            state_dir / "token-vault.sqlite3", clock, kms=aws.client("kms", moto_url, aws.OPERATOR)
+            state_dir / "token-vault.sqlite3",
+            clock,
+            kms=aws.client("kms", moto_url, aws.OPERATOR),
+            account_id=account_id,
         )
         self.secrets = ManagedSecrets(aws.client("secretsmanager", moto_url, aws.OPERATOR))
         by_key = {p.access_key: p for p in principals}
         self.control = ControlPlane(self.directory, self.secrets, self.vault, callback_url)
-        tokens = WorkloadTokens(self.data_server.url, clock, state_dir / "wat-signing-key.pem")
+        tokens = WorkloadTokens(
+            self.data_server.url, clock, state_dir / "wat-signing-key.pem", account_id
+        )
         inbound = InboundAuthorizer(trusted, clock)
-        self.runtime = RuntimeFrontDoor(tokens, inbound)
+        self.runtime = RuntimeFrontDoor(tokens, inbound, account_id)
         self.data = DataPlane(
             directory=self.directory,
             vault=self.vault,

@@ -6,12 +6,10 @@ document and only for the audiences configured for it; the user is ``iss`` + ``s
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
-import requests
-
 from ..clock import LabClock
+from ..jwks import Documents, FetchFailed, KeySet, verify_with
 from ..jwt_check import TokenRejected, decode_unverified, verify_jwt
 from .errors import AwsError
 
@@ -25,47 +23,44 @@ class TrustedIssuer:
 class InboundAuthorizer:
     def __init__(self, trusted: list[TrustedIssuer], clock: LabClock) -> None:
         self.trusted, self.clock = trusted, clock
-        self._metadata: dict[str, dict] = {}
-        self._lock = threading.Lock()
+        self._discovery = Documents()
+        self._keys = {t.discovery_url: self._key_set(t.discovery_url) for t in trusted}
 
-    def _discover(self, issuer: TrustedIssuer, refresh: bool = False) -> dict:
-        with self._lock:
-            if refresh or issuer.discovery_url not in self._metadata:
-                doc = requests.get(issuer.discovery_url, timeout=5).json()
-                doc["jwks"] = requests.get(doc["jwks_uri"], timeout=5).json()
-                self._metadata[issuer.discovery_url] = doc
-            return self._metadata[issuer.discovery_url]
+    def _key_set(self, discovery_url: str) -> KeySet:
+        return KeySet(lambda: self._discovery.get(discovery_url)["jwks_uri"])
 
     def user_of(self, token: str) -> tuple[str, str]:
         """(issuer, subject) of a valid user token, or AccessDeniedException saying why."""
         try:
             claimed_issuer = decode_unverified(token)[1].get("iss")
+            for issuer in self.trusted:
+                if self._discovery.get(issuer.discovery_url)["issuer"] == claimed_issuer:
+                    return claimed_issuer, self._verify(token, issuer)["sub"]
         except TokenRejected as exc:
             raise _denied(exc.explanation) from None
-        for issuer in self.trusted:
-            if self._discover(issuer)["issuer"] == claimed_issuer:
-                return claimed_issuer, self._verify(token, issuer)["sub"]
+        except (FetchFailed, KeyError) as exc:  # fail closed when the IdP cannot be asked
+            raise _denied(f"the issuer's discovery document or keys are unusable: {exc}") from None
         raise _denied(f"The token's issuer {claimed_issuer!r} is not trusted.")
 
     def _verify(self, token: str, issuer: TrustedIssuer) -> dict:
+        metadata = self._discovery.get(issuer.discovery_url)
         last: TokenRejected | None = None
         for audience in issuer.audiences:
-            for refresh in (False, True):  # a key rotation at the IdP shows up as unknown kid
-                meta = self._discover(issuer, refresh)
-                try:
-                    return verify_jwt(
+            try:
+                return verify_with(
+                    self._keys[issuer.discovery_url],
+                    lambda jwks, audience=audience: verify_jwt(
                         token,
-                        jwks=meta["jwks"],
-                        issuer=meta["issuer"],
+                        jwks=jwks,
+                        issuer=metadata["issuer"],
                         audience=audience,
                         now=self.clock.now(),
                         typ=None,
-                    )
-                except TokenRejected as exc:
-                    last = exc
-                    if exc.reason != "unknown_kid":
-                        break
-        raise _denied(last.explanation if last else "No audience configured.")
+                    ),
+                )
+            except TokenRejected as exc:
+                last = exc
+        raise last or TokenRejected("no_audience", "No audience is configured for this issuer.")
 
 
 def _denied(why: str) -> AwsError:

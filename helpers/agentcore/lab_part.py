@@ -21,7 +21,6 @@ from .runtime import AgentRuntime
 # The OAuth client AgentCore uses at the lab IdP to fetch outbound tokens for agents.
 OUTBOUND_CLIENT_ID = "agentcore-outbound"
 OUTBOUND_SCOPE = "openid offline_access activities:read"
-_last_ports: tuple[int, int] = (0, 0)  # control and data plane of this process's last lab
 INBOUND_AUDIENCES = ("fitness-agent",)  # what the agent's JWT authorizer accepts
 
 
@@ -33,12 +32,13 @@ class AgentCorePart:
         idp_store: Store,
         discovery_url: str,
         state_dir: Path | None = None,
+        ports: tuple[int, int] = (0, 0),
     ) -> None:
         self._owns_state = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="agent-identity-lab-"))
         self.clock, self.discovery_url, self.idp_store = clock, discovery_url, idp_store
         self.moto = aws.MotoServer().start()
-        self.identity = self._emulator_on_last_ports()
+        self.identity = self._emulator_preferring(ports)
         idp_store.add_client(
             Client(
                 OUTBOUND_CLIENT_ID,
@@ -54,20 +54,21 @@ class AgentCorePart:
         self.identity.start()
         self.agents: list[AgentProcess] = []
 
-    def _emulator_on_last_ports(self) -> AgentCoreIdentity:
-        """Reuse the endpoints of this kernel's previous lab when they are free.
+    def _emulator_preferring(self, ports: tuple[int, int]) -> AgentCoreIdentity:
+        """The emulator on ``ports`` (control, data plane) when they are free.
 
-        The bedrock-agentcore SDK reads its endpoint variables once, at import: a re-run
-        start cell that moved the endpoints would leave an imported SDK talking to a
-        stopped server.
+        start_lab passes the previous lab's: the bedrock-agentcore SDK reads its endpoint
+        variables once, at import, so a re-run start cell that moved the endpoints would
+        leave an imported SDK talking to a stopped server.
         """
-        global _last_ports
         try:
-            identity = self._emulator(_last_ports)
+            return self._emulator(ports)
         except OSError:  # taken by something else meanwhile: any free ports will do
-            identity = self._emulator()
-        _last_ports = (identity.control_server.port, identity.data_server.port)
-        return identity
+            return self._emulator()
+
+    @property
+    def ports(self) -> tuple[int, int]:
+        return self.identity.control_server.port, self.identity.data_server.port
 
     def _emulator(self, ports: tuple[int, int] = (0, 0)) -> AgentCoreIdentity:
         return AgentCoreIdentity(
@@ -75,7 +76,8 @@ class AgentCorePart:
             clock=self.clock,
             moto_url=self.moto.url,
             trusted=[TrustedIssuer(self.discovery_url, INBOUND_AUDIENCES)],
-            principals=principals.ALL,
+            principals=principals.for_account(self.moto.account_id),
+            account_id=self.moto.account_id,
             ports=ports,
         )
 
@@ -163,8 +165,7 @@ class AgentCorePart:
 
     def restart(self) -> None:
         """Stop and start the emulator over the same state and ports, as after a reboot."""
-        ports = (self.identity.control_server.port, self.identity.data_server.port)
-        hosted = list(self.identity.runtime.runtimes.values())
+        ports, hosted = self.ports, list(self.identity.runtime.runtimes.values())
         self.identity.stop()
         self.identity = self._emulator(ports)
         for runtime in hosted:  # deployed agents keep running; the front door must know them

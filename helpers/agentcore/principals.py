@@ -13,7 +13,6 @@ from __future__ import annotations
 from .. import aws
 from .sigv4 import Principal
 
-_ROLE = f"arn:aws:iam::{aws.ACCOUNT_ID}:role"
 RUNTIME_ACTIONS = frozenset(
     f"bedrock-agentcore:{action}"
     for action in (
@@ -29,34 +28,36 @@ RUNTIME_ACTIONS = frozenset(
 )
 
 
-def _principal(
-    name: str,
-    creds: aws.LabCredentials,
-    actions: frozenset[str],
-    workloads: frozenset[str] | None = None,
-) -> Principal:
-    return Principal(
-        f"{_ROLE}/{name}", creds.access_key_id, creds.secret_access_key, actions, workloads
-    )
+def for_account(account_id: str = aws.ACCOUNT_ID) -> list[Principal]:
+    """The lab's principals, as roles of ``account_id``: the operator, the two runtime
+    roles, the frontend app and an untrusted partner app, in that order."""
+    role = f"arn:aws:iam::{account_id}:role"
 
+    def principal(
+        name: str,
+        creds: aws.LabCredentials,
+        actions: frozenset[str],
+        workloads: frozenset[str] | None = None,
+    ) -> Principal:
+        return Principal(
+            f"{role}/{name}", creds.access_key_id, creds.secret_access_key, actions, workloads
+        )
 
-OPERATOR = _principal("lab-operator", aws.OPERATOR, frozenset({"bedrock-agentcore:*"}))
-AGENT_RUNTIME = _principal(
-    "fitness-agent-runtime", aws.AGENT_RUNTIME, RUNTIME_ACTIONS, frozenset({"fitness-agent"})
-)
-MCP_RUNTIME = _principal(
-    "fitness-mcp-runtime", aws.MCP_RUNTIME, RUNTIME_ACTIONS, frozenset({"fitness-mcp"})
-)
-FRONTEND_APP = _principal(
-    "fitness-frontend-app",
-    aws.FRONTEND_APP,
-    frozenset({"bedrock-agentcore:CompleteResourceTokenAuth"}),
-    frozenset(),
-)
-UNTRUSTED_APP = _principal(
-    "partner-app",
-    aws.UNTRUSTED_APP,
-    frozenset({"bedrock-agentcore:InvokeAgentRuntime"}),
-    frozenset(),
-)
-ALL = [OPERATOR, AGENT_RUNTIME, MCP_RUNTIME, FRONTEND_APP, UNTRUSTED_APP]
+    agent, mcp = frozenset({"fitness-agent"}), frozenset({"fitness-mcp"})
+    return [
+        principal("lab-operator", aws.OPERATOR, frozenset({"bedrock-agentcore:*"})),
+        principal("fitness-agent-runtime", aws.AGENT_RUNTIME, RUNTIME_ACTIONS, agent),
+        principal("fitness-mcp-runtime", aws.MCP_RUNTIME, RUNTIME_ACTIONS, mcp),
+        principal(
+            "fitness-frontend-app",
+            aws.FRONTEND_APP,
+            frozenset({"bedrock-agentcore:CompleteResourceTokenAuth"}),
+            frozenset(),
+        ),
+        principal(
+            "partner-app",
+            aws.UNTRUSTED_APP,
+            frozenset({"bedrock-agentcore:InvokeAgentRuntime"}),
+            frozenset(),
+        ),
+    ]

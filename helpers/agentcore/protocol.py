@@ -56,6 +56,21 @@ class ServiceModel:
         self.routes = [
             Route.compile(self.model.operation_model(name)) for name in self.model.operation_names
         ]
+        self._patterns: dict[str, re.Pattern[str]] = {}  # the model's patterns, compiled once
+
+    def validate(self, shape: StructureShape | None, params: dict) -> None:
+        """Raise the ValidationException the service would, listing every bad field."""
+        if shape is None:
+            return
+        problems = list(_problems(shape, params, "", self._pattern))
+        if problems:
+            summary = "; ".join(f"{name}: {text}" for name, text in problems)
+            raise validation_error(f"{len(problems)} validation error(s): {summary}", problems)
+
+    def _pattern(self, source: str) -> re.Pattern[str]:
+        if source not in self._patterns:
+            self._patterns[source] = re.compile(source, re.DOTALL)
+        return self._patterns[source]
 
     def route(self, method: str, path: str) -> tuple[OperationModel, dict[str, str]]:
         allowed = False
@@ -161,17 +176,10 @@ _JSON_TYPES = {
 }
 
 
-def validate(shape: StructureShape | None, params: dict) -> None:
-    """Raise the ValidationException the service would, listing every bad field."""
-    if shape is None:
-        return
-    problems = list(_problems(shape, params, ""))
-    if problems:
-        summary = "; ".join(f"{name}: {text}" for name, text in problems)
-        raise validation_error(f"{len(problems)} validation error(s): {summary}", problems)
+Patterns = Callable[[str], re.Pattern[str]]
 
 
-def _problems(shape: Shape, value: Any, path: str) -> Iterator[tuple[str, str]]:
+def _problems(shape: Shape, value: Any, path: str, pattern: Patterns) -> Iterator[tuple[str, str]]:
     expected = _JSON_TYPES.get(shape.type_name)
     if expected and (
         not isinstance(value, expected)
@@ -181,14 +189,14 @@ def _problems(shape: Shape, value: Any, path: str) -> Iterator[tuple[str, str]]:
         return
     meta = shape.metadata
     if shape.type_name == "structure":
-        yield from _structure_problems(shape, value, path)
+        yield from _structure_problems(shape, value, path, pattern)
     elif shape.type_name == "list":
         for i, item in enumerate(value):
-            yield from _problems(shape.member, item, f"{path}[{i}]")
+            yield from _problems(shape.member, item, f"{path}[{i}]", pattern)
     elif shape.type_name == "map":
         for key, item in value.items():
-            yield from _problems(shape.key, key, f"{path}.key")
-            yield from _problems(shape.value, item, f"{path}[{key}]")
+            yield from _problems(shape.key, key, f"{path}.key", pattern)
+            yield from _problems(shape.value, item, f"{path}[{key}]", pattern)
     if shape.type_name in ("string", "list", "map", "blob"):
         if "min" in meta and len(value) < meta["min"]:
             yield path, f"length must be at least {meta['min']}"
@@ -204,11 +212,13 @@ def _problems(shape: Shape, value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield path, f"must be one of {', '.join(shape.enum)}"
         # Smithy patterns are unanchored; the service rejects a value with extra
         # characters around a match, so the whole value must match.
-        if "pattern" in meta and not _pattern(meta["pattern"]).fullmatch(value):
+        if "pattern" in meta and not pattern(meta["pattern"]).fullmatch(value):
             yield path, f"must match pattern {meta['pattern']}"
 
 
-def _structure_problems(shape: StructureShape, value: dict, path: str) -> Iterator[tuple[str, str]]:
+def _structure_problems(
+    shape: StructureShape, value: dict, path: str, pattern: Patterns
+) -> Iterator[tuple[str, str]]:
     prefix = f"{path}." if path else ""
     for name in shape.required_members:
         if value.get(name) is None:
@@ -217,16 +227,7 @@ def _structure_problems(shape: StructureShape, value: dict, path: str) -> Iterat
         yield path or "input", "exactly one member must be set"
     for name, item in value.items():
         if name in shape.members and item is not None:
-            yield from _problems(shape.members[name], item, f"{prefix}{name}")
-
-
-_PATTERNS: dict[str, re.Pattern[str]] = {}
-
-
-def _pattern(source: str) -> re.Pattern[str]:
-    if source not in _PATTERNS:
-        _PATTERNS[source] = re.compile(source, re.DOTALL)
-    return _PATTERNS[source]
+            yield from _problems(shape.members[name], item, f"{prefix}{name}", pattern)
 
 
 # -- responses ---------------------------------------------------------------------------

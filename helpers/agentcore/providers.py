@@ -7,13 +7,11 @@ configuration.
 
 from __future__ import annotations
 
-import threading
-
-import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from ..idp.token_exchange import exchange
+from ..jwks import Documents, FetchFailed
+from ..rfc8693 import exchange
 from .directory import Resource
 from .errors import AwsError
 from .managed_secrets import ManagedSecrets
@@ -30,13 +28,14 @@ _AUTH_METHODS = {
 
 
 class ProviderClient:
-    """OAuth client calls for one OAuth2 credential provider."""
+    """OAuth client calls for one OAuth2 credential provider.
 
-    _discovered: dict[str, dict] = {}
-    _lock = threading.Lock()
+    ``discovery`` is the emulator's own cache of discovery documents: read once per URL.
+    """
 
-    def __init__(self, provider: Resource, secrets: ManagedSecrets) -> None:
+    def __init__(self, provider: Resource, secrets: ManagedSecrets, discovery: Documents) -> None:
         self.provider = provider
+        self._documents = discovery
         config = provider.body["config"]
         self.client_id = config["clientId"]
         secret = provider.body["secret"]
@@ -50,17 +49,10 @@ class ProviderClient:
         if "authorizationServerMetadata" in self._discovery:
             given = self._discovery["authorizationServerMetadata"]
             return {wire: given[key] for key, wire in _METADATA_KEYS.items()}
-        url = self._discovery["discoveryUrl"]
-        with self._lock:
-            if url not in self._discovered:
-                try:
-                    self._discovered[url] = requests.get(url, timeout=5).json()
-                except (requests.RequestException, ValueError):
-                    raise AwsError(
-                        "InternalServerException",
-                        f"Could not read the provider's discovery URL {url}.",
-                    ) from None
-            return self._discovered[url]
+        try:
+            return self._documents.get(self._discovery["discoveryUrl"])
+        except FetchFailed as exc:
+            raise AwsError("InternalServerException", str(exc)) from None
 
     def session(self, **kwargs: object) -> OAuth2Session:
         return OAuth2Session(

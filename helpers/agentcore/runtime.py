@@ -23,6 +23,8 @@ import requests
 from werkzeug.wrappers import Request
 
 from .. import aws
+from ..bearer import bearer_token
+from ..jwt_check import TokenRejected
 from .errors import AwsError
 from .inbound import InboundAuthorizer, TrustedIssuer
 from .protocol import Call, Handler
@@ -54,10 +56,6 @@ class AgentRuntime:
     # The JWT authorizer's allowed audiences; None: those the emulator trusts its issuers for.
     allowed_audiences: tuple[str, ...] | None = None
 
-    @property
-    def arn(self) -> str:
-        return f"arn:aws:bedrock-agentcore:{aws.REGION}:{aws.ACCOUNT_ID}:runtime/{self.name}"
-
 
 @dataclass(frozen=True)
 class BearerCaller:
@@ -65,15 +63,19 @@ class BearerCaller:
 
 
 class RuntimeFrontDoor:
-    def __init__(self, tokens: WorkloadTokens, inbound: InboundAuthorizer) -> None:
-        self.tokens, self.inbound = tokens, inbound
+    def __init__(
+        self, tokens: WorkloadTokens, inbound: InboundAuthorizer, account_id: str = aws.ACCOUNT_ID
+    ) -> None:
+        self.tokens, self.inbound, self.account_id = tokens, inbound, account_id
         self.runtimes: dict[str, AgentRuntime] = {}
         self._authorizers: dict[str, InboundAuthorizer] = {}
 
     def host(self, runtime: AgentRuntime) -> str:
-        self.runtimes[runtime.arn] = runtime
-        self._authorizers[runtime.arn] = self._authorizer_for(runtime)
-        return runtime.arn
+        """Serve ``runtime`` behind this front door; returns its ARN."""
+        arn = f"arn:aws:bedrock-agentcore:{aws.REGION}:{self.account_id}:runtime/{runtime.name}"
+        self.runtimes[arn] = runtime
+        self._authorizers[arn] = self._authorizer_for(runtime)
+        return arn
 
     def _authorizer_for(self, runtime: AgentRuntime) -> InboundAuthorizer:
         if runtime.allowed_audiences is None:
@@ -90,14 +92,17 @@ class RuntimeFrontDoor:
         return {"InvokeAgentRuntime": self.invoke}
 
     def bearer(self, request: Request) -> BearerCaller:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        try:
+            token = bearer_token(request.headers.get("Authorization"))
+        except TokenRejected as exc:
+            raise AwsError("AccessDeniedException", exc.explanation) from None
+        if token is None:
             raise AwsError(
                 "AccessDeniedException",
                 "Sign the request (SigV4) or send a bearer "
                 "token, as the runtime's authorizer requires.",
             )
-        return BearerCaller(token.strip())
+        return BearerCaller(token)
 
     def invoke(self, p: dict, call: Call) -> dict:
         runtime = self.runtimes.get(p["agentRuntimeArn"])
@@ -154,7 +159,7 @@ class RuntimeFrontDoor:
                     "AccessDeniedException",
                     "A runtime-user-id header is not accepted with a JWT caller.",
                 )
-            authorizer = self._authorizers[runtime.arn]
+            authorizer = self._authorizers[p["agentRuntimeArn"]]
             return user_from_jwt(*authorizer.user_of(caller.token))
         if isinstance(caller, BearerCaller):
             raise AwsError(

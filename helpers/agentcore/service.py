@@ -88,7 +88,7 @@ class AwsService:
                 "NotImplementedException", f"{op.name} is not emulated in the lab.", status=501
             )
         params = protocol.parse_input(op, request, labels)
-        protocol.validate(op.input_shape, params)
+        self.model.validate(op.input_shape, params)
         try:
             result = handler(params, Call(op.name, request, principal))
         except VaultError as exc:

@@ -31,7 +31,6 @@ from ..aws import ACCOUNT_ID, REGION
 from ..clock import LabClock
 
 VAULT_ID = "default"
-VAULT_ARN = f"arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT_ID}:token-vault/{VAULT_ID}"
 SERVICE_MANAGED = "ServiceManagedKey"
 CUSTOMER_MANAGED = "CustomerManagedKey"
 
@@ -82,6 +81,7 @@ class VaultIntegrityError(VaultError):
 class _Slot:
     """Where a record lives; API keys belong to a provider, so workload and user are empty."""
 
+    vault: str  # the vault's ARN
     kind: str
     workload: str
     user: str
@@ -91,7 +91,7 @@ class _Slot:
         """The KMS encryption context; serialized, also the AES-GCM associated data."""
         # The vault ARN key is the one AgentCore's documented key policy conditions on.
         ctx = {
-            "aws-crypto-ec:aws:bedrock-agentcore-identity:token-vault-arn": VAULT_ARN,
+            "aws-crypto-ec:aws:bedrock-agentcore-identity:token-vault-arn": self.vault,
             "kind": self.kind,
             "credentialProvider": self.provider,
         }
@@ -109,14 +109,6 @@ class _Slot:
         if self.kind == _API_KEY:
             return f"API key of provider {self.provider!r}"
         return f"OAuth2 token of user {self.user!r} ({self.workload!r}, {self.provider!r})"
-
-
-def _oauth2(workload: str, user: str, provider: str) -> _Slot:
-    return _Slot(_OAUTH2, workload, user, provider)
-
-
-def _api_key(provider: str) -> _Slot:
-    return _Slot(_API_KEY, "", "", provider)
 
 
 class _WrappingKey(Protocol):
@@ -251,7 +243,9 @@ class TokenVault:
         clock: LabClock,
         kms: BaseClient | None = None,
         service_key_dir: Path | None = None,
+        account_id: str = ACCOUNT_ID,
     ) -> None:
+        self.arn = f"arn:aws:bedrock-agentcore:{REGION}:{account_id}:token-vault/{VAULT_ID}"
         self._clock = clock
         self._kms = kms
         self._key_dir = service_key_dir or db_path.parent / "token-vault-keys"
@@ -269,14 +263,14 @@ class TokenVault:
     # -- OAuth2 tokens, per (workload identity, user, provider) ----------------------
     def put_oauth2_token(self, workload: str, user: str, provider: str, token: dict) -> None:
         """Store ``token`` (access_token, refresh_token, expires_at, scopes: any JSON)."""
-        self._put(_oauth2(workload, user, provider), json.dumps(token).encode())
+        self._put(_Slot(self.arn, _OAUTH2, workload, user, provider), json.dumps(token).encode())
 
     def get_oauth2_token(self, workload: str, user: str, provider: str) -> dict | None:
-        plaintext = self._get(_oauth2(workload, user, provider))
+        plaintext = self._get(_Slot(self.arn, _OAUTH2, workload, user, provider))
         return None if plaintext is None else json.loads(plaintext)
 
     def delete_oauth2_token(self, workload: str, user: str, provider: str) -> bool:
-        return self._delete(_oauth2(workload, user, provider))
+        return self._delete(_Slot(self.arn, _OAUTH2, workload, user, provider))
 
     def entries_for(self, workload: str, user: str) -> list[str]:
         """The providers holding a token for this workload and user (names only)."""
@@ -290,14 +284,14 @@ class TokenVault:
 
     # -- API keys, per provider --------------------------------------------------------
     def put_api_key(self, provider: str, api_key: str) -> None:
-        self._put(_api_key(provider), api_key.encode())
+        self._put(_Slot(self.arn, _API_KEY, "", "", provider), api_key.encode())
 
     def get_api_key(self, provider: str) -> str | None:
-        plaintext = self._get(_api_key(provider))
+        plaintext = self._get(_Slot(self.arn, _API_KEY, "", "", provider))
         return None if plaintext is None else plaintext.decode()
 
     def delete_api_key(self, provider: str) -> bool:
-        return self._delete(_api_key(provider))
+        return self._delete(_Slot(self.arn, _API_KEY, "", "", provider))
 
     # -- the vault's key ----------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -458,7 +452,7 @@ class TokenVault:
             self._key_for(ref).check_usable()
         updates = []
         for *where, wrapped, ref in rows:
-            slot = _Slot(*where)
+            slot = _Slot(self.arn, *where)
             data_key = self._key_for(ref).unwrap(wrapped, slot)
             updates.append((new.wrap(data_key, slot), new.ref, *slot.where()))
         with self._db:

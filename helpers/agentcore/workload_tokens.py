@@ -23,6 +23,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
+from ..aws import ACCOUNT_ID
 from ..clock import LabClock
 from .directory import arn_for
 from .errors import AwsError
@@ -50,8 +51,14 @@ def user_from_jwt(issuer: str, subject: str) -> str:
 
 
 class WorkloadTokens:
-    def __init__(self, issuer: str, clock: LabClock, key_file: Path | None = None) -> None:
-        self.issuer, self.clock = issuer, clock
+    def __init__(
+        self,
+        issuer: str,
+        clock: LabClock,
+        key_file: Path | None = None,
+        account_id: str = ACCOUNT_ID,
+    ) -> None:
+        self.issuer, self.clock, self.account_id = issuer, clock, account_id
         self._key = _signing_key(key_file)
         self._user_tokens: dict[str, tuple[str, int]] = {}  # jti -> (user's JWT, WAT exp)
         self._lock = threading.Lock()
@@ -60,7 +67,7 @@ class WorkloadTokens:
         now = int(self.clock.now())
         claims = {
             "iss": self.issuer,
-            "aud": arn_for("workload", workload),
+            "aud": arn_for("workload", workload, self.account_id),
             "workload": workload,
             "iat": now,
             "exp": now + WAT_TTL,

@@ -24,22 +24,19 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
-from ..processes import reap
+from ..processes import child_env, reap
 from ..serving import LOOPBACK, Listening
-
-# The only variables a child inherits from the lab's own process.
-INHERITED = ("PATH", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "SYSTEMROOT", "TMPDIR")
 
 
 class AgentProcess(Listening):
     def __init__(self, name: str, kind: str, env: dict[str, str], log_dir: Path) -> None:
         self.name = name
-        child_env = {k: os.environ[k] for k in INHERITED if k in os.environ}
-        child_env.update(env, DOCKER_CONTAINER="1")  # the SDK must never fall back to local dev
+        # DOCKER_CONTAINER: the SDK must never fall back to local-dev mode.
+        environment = child_env({**env, "DOCKER_CONTAINER": "1"})
         self._log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
         self._proc = subprocess.Popen(
             [sys.executable, "-m", __name__, kind],
-            env=child_env,
+            env=environment,
             stdout=subprocess.PIPE,
             stderr=self._log,
             stdin=subprocess.DEVNULL,

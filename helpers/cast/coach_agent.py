@@ -35,6 +35,7 @@ import requests
 from bedrock_agentcore.identity.auth import requires_access_token
 from bedrock_agentcore.runtime import BedrockAgentCoreApp, BedrockAgentCoreContext, RequestContext
 
+from ..bearer import forwarded_bearer
 from ..masking import mask
 
 Step = Callable[[RequestContext], dict[str, Any]]
@@ -79,20 +80,15 @@ def as_seen_by_runtime(context: RequestContext) -> dict[str, Any]:
     }
 
 
-def _bearer(authorization: str) -> str | None:
-    scheme, _, token = authorization.partition(" ")
-    return token if scheme.lower() == "bearer" and token else None
-
-
 def _inbound_token(context: RequestContext) -> str | None:
     """The user's own token, as the runtime forwarded it."""
-    return _bearer((context.request_headers or {}).get("Authorization", ""))
+    return forwarded_bearer((context.request_headers or {}).get("Authorization"))
 
 
 def _subject(authorization: str) -> str | None:
     # The runtime forwards Authorization only when configured to, and only after its own
     # authorizer verified it: the agent reads the subject, it does not re-verify.
-    token = _bearer(authorization)
+    token = forwarded_bearer(authorization)
     if token is None:
         return None
     try:

@@ -22,7 +22,6 @@ from flask import Flask, jsonify, redirect, request, session
 from joserfc.errors import JoseError
 
 from ..clock import LabClock
-from ..idp.seed import FRONTEND_LOGIN_SCOPE
 
 AGENTCORE_RETURN_PATH = "/agentcore/return"
 REQUIRED_ENV = (
@@ -30,6 +29,7 @@ REQUIRED_ENV = (
     "OAUTH_CLIENT_SECRET",
     "OAUTH_DISCOVERY_URL",
     "OAUTH_REDIRECT_URI",
+    "OAUTH_SCOPE",
     "AGENT_URL",
 )
 
@@ -107,7 +107,7 @@ class Frontend:
             client_id=env["OAUTH_CLIENT_ID"],
             client_secret=env["OAUTH_CLIENT_SECRET"],
             server_metadata_url=env["OAUTH_DISCOVERY_URL"],
-            client_kwargs={"scope": FRONTEND_LOGIN_SCOPE, "code_challenge_method": "S256"},
+            client_kwargs={"scope": env["OAUTH_SCOPE"], "code_challenge_method": "S256"},
         )
         self.idp.lab_clock = clock
         self._routes()

@@ -38,6 +38,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..bearer import forwarded_bearer
 from ..jwt_check import decode_unverified
 from ..masking import mask
 from . import fitness_api
@@ -75,11 +76,6 @@ def token_facts(token: str) -> dict[str, Any]:
     """What a token says about its hop, masked; decoded for display, never for decisions."""
     claims = decode_unverified(token)[1]
     return {"token": mask(token), **{name: claims[name] for name in HOP_CLAIMS if name in claims}}
-
-
-def _bearer(headers: dict[str, str]) -> str:
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    return token if scheme.lower() == "bearer" else ""
 
 
 def _api_reader(config: McpConfig) -> Callable[[str, str], Activities]:
@@ -131,7 +127,7 @@ def create_mcp_server(config: McpConfig) -> Starlette:
         if not wat:
             # Without a WAT the SDK would fall back to local-dev mode and make identities up.
             raise ToolError("no workload access token: call this server through its runtime")
-        return read_activities(wat, _bearer(headers))
+        return read_activities(wat, forwarded_bearer(headers.get("authorization")) or "")
 
     # Stateless, as AgentCore Runtime requires of MCP servers: no session outlives a request.
     return server.streamable_http_app(stateless_http=True, json_response=True)

@@ -9,15 +9,16 @@
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import requests
 from flask import g, jsonify, request
 
+from ..bearer import bearer_token, refusal
 from ..clock import LabClock
-from ..jwt_check import TokenRejected, bearer_challenge, verify_jwt
+from ..jwks import FetchFailed, KeySet, verify_with
+from ..jwt_check import TokenRejected, verify_jwt
 
 
 class ResourceServer:
@@ -32,17 +33,13 @@ class ResourceServer:
     ) -> None:
         self.name, self.audience, self.issuer, self.clock = name, audience, issuer, clock
         self._introspection_auth = introspection_auth
-        self._jwks: dict | None = None
-        self._lock = threading.Lock()
-
-    def _keys(self, refresh: bool = False) -> dict:
-        with self._lock:
-            if self._jwks is None or refresh:
-                self._jwks = requests.get(f"{self.issuer}/jwks", timeout=5).json()
-            return self._jwks
+        self.keys = KeySet(f"{issuer}/jwks")
 
     def check(self, token: str, scope: str | None) -> dict:
-        """Claims of a token this API may honour, or :class:`TokenRejected`."""
+        """Claims of a token this API may honour, or :class:`TokenRejected`.
+
+        Raises :class:`~helpers.jwks.FetchFailed` when the IdP's keys cannot be read.
+        """
         verify = functools.partial(
             verify_jwt,
             token,
@@ -51,24 +48,21 @@ class ResourceServer:
             now=self.clock.now(),
             required_scope=scope,
         )
-        try:
-            claims = verify(jwks=self._keys())
-        except TokenRejected as exc:
-            if exc.reason != "unknown_kid":
-                raise
-            claims = verify(jwks=self._keys(refresh=True))  # the IdP may have rotated its key
+        claims = verify_with(self.keys, lambda jwks: verify(jwks=jwks))
         if not self._active(token):
             raise TokenRejected("revoked", "The identity provider says this token was revoked.")
         return claims
 
     def _active(self, token: str) -> bool:
-        resp = requests.post(
-            f"{self.issuer}/introspect",
-            data={"token": token},
-            auth=self._introspection_auth,
-            timeout=5,
-        )
-        return resp.ok and resp.json().get("active") is True
+        url = f"{self.issuer}/introspect"
+        try:
+            resp = requests.post(
+                url, data={"token": token}, auth=self._introspection_auth, timeout=5
+            )
+            return resp.ok and resp.json().get("active") is True
+        except (requests.RequestException, ValueError) as exc:
+            why = type(exc).__name__
+            raise FetchFailed(f"Could not ask {url} whether the token is active ({why}).") from None
 
     def protect(self, scope: str | None) -> Callable:
         """Flask view decorator: 401/403 with RFC 6750 errors, claims in ``flask.g.claims``."""
@@ -76,31 +70,19 @@ class ResourceServer:
         def decorate(view: Callable) -> Callable:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                header = request.headers.get("Authorization", "")
-                scheme, _, token = header.partition(" ")
-                if scheme.lower() != "bearer" or not token.strip():
-                    return _refuse(None, self.name, 401)
                 try:
-                    g.claims = self.check(token.strip(), scope)
+                    token = bearer_token(request.headers.get("Authorization"))
+                    if token is None:
+                        return refusal(None, self.name)
+                    g.claims = self.check(token, scope)
                 except TokenRejected as exc:
-                    return _refuse(
-                        exc, self.name, 403 if exc.error == "insufficient_scope" else 401
-                    )
+                    return refusal(exc, self.name)
+                except FetchFailed as exc:  # not the caller's fault: say so, and when to retry
+                    resp = jsonify(error="temporarily_unavailable", error_description=str(exc))
+                    resp.status_code, resp.headers["Retry-After"] = 503, "5"
+                    return resp
                 return view(*args, **kwargs)
 
             return wrapper
 
         return decorate
-
-
-def _refuse(exc: TokenRejected | None, realm: str, status: int) -> Any:
-    # RFC 6750 §3.1: a request with no credentials at all gets no error code.
-    body = (
-        {"error": exc.error, "error_description": exc.explanation}
-        if exc
-        else {"error_description": "Send 'Authorization: Bearer <token>'."}
-    )
-    resp = jsonify(body)
-    resp.status_code = status
-    resp.headers["WWW-Authenticate"] = bearer_challenge(exc, realm)
-    return resp

@@ -17,6 +17,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, jsonify, redirect, request, session
 
+from ..bearer import bearer_token, refusal
 from ..clock import LabClock
 from ..jwt_check import TokenRejected, verify_jwt
 from ..masking import mask
@@ -26,6 +27,7 @@ from .grants import (
     ClientCredentialsGrant,
     RefreshTokenGrant,
     S256Required,
+    bound,
     new_family,
 )
 from .keys import KeyRing
@@ -76,19 +78,15 @@ class IdentityProvider:
         )
         tokens = JwtAccessTokenGenerator(self.issuer, self.keys, self.clock)
         server.register_token_generator("default", tokens)
-        for grant in (AuthorizationCodeGrant, RefreshTokenGrant):
-            grant.store = self.store
+        store = self.store
         server.register_grant(
-            AuthorizationCodeGrant,
-            [S256Required(required=True), LabOpenIDCode(self.issuer, self.keys, self.store)],
+            bound(AuthorizationCodeGrant, store=store),
+            [S256Required(required=True), LabOpenIDCode(self.issuer, self.keys, store)],
         )
-        server.register_grant(RefreshTokenGrant)
+        server.register_grant(bound(RefreshTokenGrant, store=store))
         server.register_grant(ClientCredentialsGrant)
-        server.register_grant(
-            TokenExchangeGrant.for_idp(
-                store=self.store, tokens=tokens, keys=self.keys, issuer=self.issuer
-            )
-        )
+        exchange = {"store": store, "tokens": tokens, "keys": self.keys, "issuer": self.issuer}
+        server.register_grant(bound(TokenExchangeGrant, **exchange))
         server.register_endpoint(self._endpoint(RevocationEndpoint))
         server.register_endpoint(self._endpoint(IntrospectionEndpoint))
         return server
@@ -262,9 +260,8 @@ class IdentityProvider:
 
     def userinfo(self):  # noqa: ANN201
         """OIDC UserInfo: a bearer access token minted for this endpoint, not revoked."""
-        auth = request.headers.get("Authorization", "")
-        raw = auth[7:] if auth[:7].lower() == "bearer " else ""
         try:
+            raw = bearer_token(request.headers.get("Authorization")) or ""
             claims = verify_jwt(
                 raw,
                 jwks=self.keys.jwks(),
@@ -277,8 +274,5 @@ class IdentityProvider:
             if record is None or record.revoked:
                 raise TokenRejected("revoked", "This token was revoked.")
         except TokenRejected as exc:
-            resp = jsonify(error=exc.error, error_description=exc.explanation)
-            resp.status_code = 403 if exc.error == "insufficient_scope" else 401
-            resp.headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
-            return resp
+            return refusal(exc, "userinfo")
         return jsonify(user_claims(self.store.users[claims["sub"]], claims["scope"]))

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -16,6 +17,18 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from .models import AuthorizationCode, Client, IssuedToken, Store, User
 
 CODE_TTL = 60
+
+Grant = TypeVar("Grant", bound=grants.BaseGrant)
+
+
+def bound(grant: type[Grant], **state: object) -> type[Grant]:
+    """A subclass of ``grant`` that carries one IdP's state (its store, keys, issuer).
+
+    authlib registers grant classes and instantiates one per request, so whatever a grant
+    needs must live on the class; on a subclass of its own, two labs in one process never
+    see each other's codes or tokens.
+    """
+    return type(grant.__name__, (grant,), state)
 
 
 class S256Required(CodeChallenge):
@@ -36,7 +49,7 @@ class S256Required(CodeChallenge):
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-    store: Store  # set by the IdP when it registers the grant
+    store: Store  # bound per IdP (see bound)
 
     def save_authorization_code(self, code: str, request) -> None:  # noqa: ANN001
         data = request.payload.data
@@ -80,7 +93,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
     INCLUDE_NEW_REFRESH_TOKEN = True
-    store: Store
+    store: Store  # bound per IdP
 
     def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken | None:
         with self.store.lock:

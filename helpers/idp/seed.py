@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import secrets
 
+from ..rfc8693 import GRANT_TYPE as TOKEN_EXCHANGE
 from .models import Client, User
-from .token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
 
 USERS = [
     User("user-1-alice", "alice", "alice-lab-password", "Alice Runner", "alice@example.com"),

@@ -22,7 +22,6 @@ A bad subject token is ``invalid_request``, as RFC 8693 §2.2.2 requires.
 
 from __future__ import annotations
 
-from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (
     InvalidRequestError,
@@ -32,12 +31,10 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 
 from ..jwt_check import TokenRejected, verify_jwt
+from ..rfc8693 import ACCESS_TOKEN_TYPE, GRANT_TYPE
 from .keys import KeyRing
 from .models import Client, Store, User
 from .tokens import SCOPE_AUDIENCES, JwtAccessTokenGenerator
-
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 
 
 class InvalidTargetError(OAuth2Error):
@@ -49,18 +46,11 @@ class InvalidTargetError(OAuth2Error):
 class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
     GRANT_TYPE = GRANT_TYPE
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-    # Bound per IdP by :meth:`for_idp`: two labs in one process must not share them.
+    # Bound per IdP (grants.bound): two labs in one process must not share them.
     store: Store
     tokens: JwtAccessTokenGenerator
     keys: KeyRing
     issuer: str
-
-    @classmethod
-    def for_idp(
-        cls, *, store: Store, tokens: JwtAccessTokenGenerator, keys: KeyRing, issuer: str
-    ) -> type[TokenExchangeGrant]:
-        bound = {"store": store, "tokens": tokens, "keys": keys, "issuer": issuer}
-        return type(cls.__name__, (cls,), bound)
 
     def validate_token_request(self) -> None:
         client = self.authenticate_token_endpoint_client()
@@ -146,17 +136,3 @@ def _check_token_types(data: dict) -> None:
     if "actor_token" in data:
         # The actor is the authenticated client; a second credential would only blur who.
         raise InvalidRequestError("actor_token is not supported: the client is the actor.")
-
-
-def exchange(
-    oauth: OAuth2Session, token_endpoint: str, subject_token: str, scopes: list[str], **target: str
-) -> dict:
-    """The client side: trade ``subject_token`` for a token to ``audience=`` (or ``resource=``)."""
-    return oauth.fetch_token(
-        token_endpoint,
-        grant_type=GRANT_TYPE,
-        subject_token=subject_token,
-        subject_token_type=ACCESS_TOKEN_TYPE,
-        scope=" ".join(scopes),
-        **target,
-    )

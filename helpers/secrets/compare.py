@@ -39,9 +39,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
-from .. import aws
 from ..display import table
-from ..lab import Lab
 from ..masking import mask
 from .backoff import retry
 from .cache import SecretCache
@@ -280,16 +278,19 @@ def _weather_secret(sm: BaseClient) -> Iterator[None]:
         sm.delete_secret(SecretId=SECRET_ID, ForceDeleteWithoutRecovery=True)
 
 
-def measure_patterns(lab: Lab) -> list[PatternRow]:
-    """Deliver and rotate one key in each pattern; a row per pattern, in order."""
-    if lab.agentcore is None:
-        raise ValueError("needs start_lab(agentcore=True): KMS and Secrets Manager")
-    url = lab.agentcore.moto.url
-    if os.environ.get("AWS_ENDPOINT_URL_SECRETS_MANAGER") != url:
-        # Pattern 3's agent code builds its client from the environment, as an agent does.
-        raise RuntimeError("export the lab's variables first (start_lab does, or lab.export_env)")
-    sm = aws.client("secretsmanager", url, aws.OPERATOR)
-    kms = aws.client("kms", url, aws.OPERATOR)
+def measure_patterns() -> list[PatternRow]:
+    """Deliver and rotate one key in each pattern; a row per pattern, in order.
+
+    Runs against the Secrets Manager and KMS the environment names, with its credentials,
+    as the agents' own code does: ``start_lab(agentcore=True)`` exports the lab's.
+    """
+    needed = ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_KMS")
+    if not all(os.environ.get(name) for name in needed):
+        raise ValueError(
+            "needs start_lab(agentcore=True): KMS and Secrets Manager, with their variables"
+        )
+    session = boto3.session.Session()
+    sm, kms = session.client("secretsmanager"), session.client("kms")
     with _weather_secret(sm):
         measured = [_measure_deploy_time(sm, kms), _measure_volume(sm), _measure_direct_api(sm)]
     return [

@@ -14,8 +14,8 @@ goes to stderr, which the lab keeps in an unnamed temporary file: what was logge
 inspectable, and no plaintext is left on disk after the lab exits.
 
 ``deploy(env)`` starts one with exactly ``env`` plus the interpreter's basics (the same
-allow-list as :mod:`helpers.cast.agent_process`); ``redeploy`` replaces it and measures how
-long there was no agent.
+allow-list as every child of the lab, :data:`helpers.processes.INHERITED`); ``redeploy``
+replaces it and measures how long there was no agent.
 """
 
 from __future__ import annotations
@@ -33,9 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from ..cast.agent_process import INHERITED
 from ..masking import mask
-from ..processes import reap
+from ..processes import child_env, reap
 from .deploy_time import (
     LOG_REDACTION_VAR,
     PLAIN_VAR,
@@ -202,11 +201,10 @@ class DeployedAgent:
 
 def deploy(env: Mapping[str, str], ready_s: float = 30.0) -> DeployedAgent:
     """Start an agent with ``env`` and wait until it has loaded its key."""
-    child_env = {k: os.environ[k] for k in INHERITED if k in os.environ} | dict(env)
     log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the agent
     proc = subprocess.Popen(
         [sys.executable, "-m", __name__],
-        env=child_env,
+        env=child_env(env),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=log,

@@ -126,7 +126,7 @@ def herd_backend() -> ThrottledSecretsManager:
 
 
 def ensure_secret(client: BaseClient, value: str = "sk-lab-herd-0001") -> None:
-    # moto's state outlives servers in this process: an earlier run may have made it.
+    # An earlier run against the same backend may have made it.
     with contextlib.suppress(client.exceptions.ResourceExistsException):
         client.create_secret(Name=HERD_SECRET, SecretString=value)
 

@@ -4,9 +4,9 @@ served on 127.0.0.1.
 Over the limit, a request gets what AWS sends for the JSON protocol: HTTP 400 with
 ``x-amzn-ErrorType: ThrottlingException`` and ``{"__type": "ThrottlingException", ...}``,
 which boto3 raises as ``ClientError`` with code ``ThrottlingException``. Under it, moto
-answers as usual. moto keeps its state per process: secrets created here are visible to
-the lab's other moto servers, and :meth:`ThrottledSecretsManager.reset` clears only the
-counters, never moto's state.
+answers as usual, as an account of this endpoint's own (:class:`helpers.aws.MotoApp`):
+nothing created here shows in a lab's Secrets Manager, and it is gone once the endpoint
+stops. :meth:`ThrottledSecretsManager.reset` clears only the counters.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.server import DomainDispatcherApplication, create_backend_app
 
 from .. import aws
 from ..serving import BackgroundServer
@@ -105,7 +104,7 @@ class ThrottledSecretsManager:
         self.bucket = TokenBucket(rate, burst)
         self.latency = latency
         self._throttled_operations = frozenset(throttled_operations)
-        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._moto: aws.MotoApp | None = None  # claimed at start, released at stop
         self._server = BackgroundServer("secretsmanager-throttled")
         self.url = self._server.url
         self._lock = threading.Lock()
@@ -135,6 +134,7 @@ class ThrottledSecretsManager:
         return aws.client("secretsmanager", self.url, config=config)
 
     def start(self) -> ThrottledSecretsManager:
+        self._moto = aws.MotoApp()
         self._server.start(self._app)
         # The first request loads moto's backends, which takes a moment.
         self._server.wait_ready("/moto-api/data.json", deadline_s=10)
@@ -142,6 +142,9 @@ class ThrottledSecretsManager:
 
     def stop(self) -> None:
         self._server.stop()
+        if self._moto is not None:
+            self._moto.close()
+            self._moto = None
 
     def __enter__(self) -> ThrottledSecretsManager:
         return self.start()

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import requests
+from typing import TYPE_CHECKING
 
-from ..cast import agent, fitness_api
-from ..idp.seed import FRONTEND_CLIENT_ID
-from ..lab import Lab
+from ..jwks import fetch_json
 from .jwt_inspector import JwtInspector, TokenReport, inspect_token
 
-# Who a token can be shown to in the lab, and the audience each one insists on.
-LAB_AUDIENCES = {
-    "the agent": agent.AUDIENCE,
-    "the fitness API": fitness_api.AUDIENCE,
-    "the frontend (id tokens)": FRONTEND_CLIENT_ID,
-}
+if TYPE_CHECKING:  # the lab itself is never imported here: it loads every server library
+    from ..lab import Lab
 
 
 def _jwks(lab: Lab) -> dict:
-    # Fetched over HTTP like any relying party would, so a key rotation shows up.
-    return requests.get(f"{lab.urls.issuer}/jwks", timeout=5).json()
+    # Fetched over HTTP at every look, like a relying party with no cache: a key rotation
+    # shows up at once.
+    return fetch_json(f"{lab.urls.issuer}/jwks", "identity provider's keys (JWKS)")
 
 
 def inspector_for(lab: Lab, tokens: dict[str, str]) -> JwtInspector:
@@ -27,7 +22,7 @@ def inspector_for(lab: Lab, tokens: dict[str, str]) -> JwtInspector:
         tokens,
         jwks_source=lambda: _jwks(lab),
         issuer=lab.urls.issuer,
-        audiences=LAB_AUDIENCES,
+        audiences=lab.audiences,
         clock=lab.clock,
     )
 
