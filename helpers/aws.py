@@ -16,7 +16,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
-from .serving import BackgroundServer
+from .serving import BackgroundServer, aws_refusal
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account: a lab running alone has this one
@@ -144,7 +144,7 @@ class MotoServer:
         if self._server is not None:
             return self
         self._app = MotoApp()
-        self._server = BackgroundServer("moto").start(self._app)
+        self._server = BackgroundServer("moto", refusal=aws_refusal).start(self._app)
         try:
             # The first request also loads moto's backends, which takes a moment.
             self._server.wait_ready("/moto-api/data.json", deadline_s)

@@ -8,6 +8,7 @@ cell never collides with a server that is still shutting down.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -22,8 +23,28 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 LOOPBACK = "127.0.0.1"
 
 
+def oauth_refusal(status: int, reason: str) -> tuple[dict, dict[str, str]]:
+    """An unparseable request, told the OAuth way (RFC 6749 §5.2): ``invalid_request``."""
+    return {"error": "invalid_request", "error_description": reason}, {}
+
+
+def aws_refusal(status: int, reason: str) -> tuple[dict, dict[str, str]]:
+    """An unparseable request, told the AWS rest-json way: a message and the error type."""
+    return {"message": reason}, {"x-amzn-ErrorType": "SerializationException"}
+
+
+Refusal = Callable[[int, str], tuple[dict, dict[str, str]]]
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """Access logs would drown notebook output; errors still surface as HTTP 500."""
+    """Access logs would drown notebook output; errors still surface as HTTP 500.
+
+    Requests too broken to reach the app (a URI over 64 KiB, a header line too long, a
+    garbled request line) are answered by http.server itself, with an HTML page; here
+    they get a JSON body in the service's own error format instead.
+    """
+
+    refusal: Refusal = staticmethod(oauth_refusal)
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -31,6 +52,20 @@ class _QuietHandler(WSGIRequestHandler):
     def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's name
         if type == "error":
             super().log(type, message, *args)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        reason = message or self.responses.get(code, ("Bad request",))[0]
+        body, headers = self.refusal(code, reason)
+        payload = json.dumps(body).encode()
+        self.send_response(code, self.responses.get(code, ("Error",))[0])
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
 
 
 def wait_until_ok(
@@ -67,12 +102,14 @@ class Listening:
 class BackgroundServer(Listening):
     """One WSGI app served from a daemon thread until :meth:`stop`."""
 
-    def __init__(self, name: str, port: int = 0) -> None:
+    def __init__(self, name: str, port: int = 0, refusal: Refusal = oauth_refusal) -> None:
         self.name = name
         self.app: Callable | None = None
+        # A handler class of this server's own: the refusal is per service.
+        handler = type("Handler", (_QuietHandler,), {"refusal": staticmethod(refusal)})
         # Bind before the app exists: apps need each other's URLs (redirect URIs, issuer).
         self._server: BaseWSGIServer = make_server(
-            LOOPBACK, port, self._dispatch, threaded=True, request_handler=_QuietHandler
+            LOOPBACK, port, self._dispatch, threaded=True, request_handler=handler
         )
         self._server.daemon_threads = True
         self.port: int = self._server.server_port

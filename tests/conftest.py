@@ -18,11 +18,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSPreparedRequest, AWSRequest
 from botocore.client import BaseClient
+from botocore.credentials import Credentials
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from jwt.utils import base64url_encode
 
+from helpers import aws
 from helpers.browser import ScriptedBrowser
 from helpers.idp.grants import new_family
 from helpers.idp.models import IssuedToken
@@ -319,3 +323,29 @@ def create_lab_oauth2_provider(control: BaseClient, lab: Lab, name: str, client_
             }
         },
     )
+
+
+# -- AWS requests signed by hand, for what boto3 would never send ---------------------------
+AWS_SIGNING_NAME = "bedrock-agentcore"  # both AgentCore models sign with it
+
+
+def sign(
+    url: str,
+    path: str,
+    body: object = None,
+    *,
+    creds: aws.LabCredentials = aws.OPERATOR,
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+) -> AWSPreparedRequest:
+    """A request signed exactly as boto3 signs one (botocore's SigV4Auth), not yet sent."""
+    data = body if isinstance(body, bytes) else json.dumps({} if body is None else body).encode()
+    request = AWSRequest(
+        method=method,
+        url=url + path,
+        data=data,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    credentials = Credentials(creds.access_key_id, creds.secret_access_key)
+    SigV4Auth(credentials, AWS_SIGNING_NAME, aws.REGION).add_auth(request)
+    return request.prepare()

@@ -23,13 +23,11 @@ from datetime import datetime
 import botocore.session
 import pytest
 import requests
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSPreparedRequest, AWSRequest
+from botocore.awsrequest import AWSPreparedRequest
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, ParamValidationError
-from conftest import Forger, call_api, login_tokens
+from conftest import Forger, call_api, login_tokens, sign
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from helpers import aws
@@ -38,7 +36,6 @@ from helpers.lab import Lab
 attack = pytest.mark.attack
 
 CONTROL, DATA = "bedrock-agentcore-control", "bedrock-agentcore"
-SIGNING_NAME = "bedrock-agentcore"  # both models sign with it
 IDENTITY_URIS = ("/identities", "/tags")  # what "an Identity operation" means below
 TIMEOUT = 10
 AGENT, MCP = "fitness-agent", "fitness-mcp"  # the workloads the runtime principals may use
@@ -187,28 +184,6 @@ def invalid(call: Callable[..., dict], field: str, **params: object) -> dict:
     assert resp["reason"] == "FieldValidationFailed"
     assert names_field(resp, field), resp.get("fieldList")
     return resp
-
-
-def sign(
-    url: str,
-    path: str,
-    body: object = None,
-    *,
-    creds: aws.LabCredentials = aws.OPERATOR,
-    method: str = "POST",
-    headers: dict[str, str] | None = None,
-) -> AWSPreparedRequest:
-    """A request signed exactly as boto3 signs one (botocore's SigV4Auth), not yet sent."""
-    data = body if isinstance(body, bytes) else json.dumps({} if body is None else body).encode()
-    request = AWSRequest(
-        method=method,
-        url=url + path,
-        data=data,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    credentials = Credentials(creds.access_key_id, creds.secret_access_key)
-    SigV4Auth(credentials, SIGNING_NAME, aws.REGION).add_auth(request)
-    return request.prepare()
 
 
 def send(request: AWSPreparedRequest, body: bytes | None = None) -> requests.Response:

@@ -642,3 +642,58 @@ def test_refresh_token_as_bearer_rejected(lab):
     tokens = login_tokens(lab)
     assert introspect(lab, tokens["refresh_token"])["active"] is True
     assert_invalid_token(call_api(lab, tokens["refresh_token"]))
+
+
+# -- clickjacking and cross-site requests -------------------------------------------------
+
+
+def assert_unframed_and_uncached(resp: requests.Response) -> None:
+    """RFC 6749 §10.13 / RFC 9700 §4.16: no other site may frame the page with our buttons."""
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+@attack
+def test_login_page_cannot_be_framed_or_cached(lab):
+    resp = requests.get(f"{lab.urls.issuer}/login", timeout=10)
+    assert resp.status_code == 200 and 'name="password"' in resp.text
+    assert_unframed_and_uncached(resp)
+
+
+@attack
+def test_consent_page_cannot_be_framed_or_cached(lab):
+    browser = idp_signed_in(lab)
+    page = browser.visit(auth_request(lab).url)
+    assert 'name="decision"' in page.text  # the page with the Allow button on it
+    assert_unframed_and_uncached(page)
+
+
+@attack
+def test_error_page_cannot_be_framed_either(lab):
+    resp = requests.get(auth_request(lab, redirect_uri="https://evil.example/cb").url, timeout=10)
+    assert resp.status_code == 400 and 'id="error"' in resp.text
+    assert_unframed_and_uncached(resp)
+
+
+@attack
+@pytest.mark.parametrize("service", ["idp", "frontend"])
+def test_session_cookies_say_samesite_and_httponly(lab, service):
+    """A cross-site POST (a forged consent, a forged /ask) must arrive without the cookie."""
+    if service == "idp":
+        signed_in = requests.post(
+            f"{lab.urls.issuer}/login",
+            data={"username": ALICE[0], "password": ALICE[1], "next": "/authorize"},
+            allow_redirects=False,
+            timeout=10,
+        )
+    else:
+        browser = lab.browser()
+        callback = f"{lab.urls.frontend}/callback"
+        browser.sign_in(f"{lab.urls.frontend}/login", *ALICE, stop_at=callback)
+        signed_in = browser.request("GET", browser.history[-1].location)
+    assert signed_in.status_code == 302, signed_in.text
+    raw = signed_in.headers["Set-Cookie"]
+    attributes = {part.strip().split("=")[0].lower(): part for part in raw.split(";")}
+    assert attributes["samesite"].strip().lower() == "samesite=lax", raw
+    assert "httponly" in attributes, raw

@@ -30,6 +30,7 @@ BASE = {
     "processes",
     "rfc8693",
     "serving",
+    "web",
 }
 SERVICES = {"idp", "agentcore", "cast", "secrets"}
 LAB = {"lab", "__main__", "__init__"}

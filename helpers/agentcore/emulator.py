@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import aws
 from ..clock import LabClock
-from ..serving import BackgroundServer
+from ..serving import BackgroundServer, aws_refusal
 from .control_plane import ControlPlane
 from .data_plane import CALLBACK_PATH, DataPlane
 from .directory import Directory
@@ -35,8 +35,8 @@ class AgentCoreIdentity:
         account_id: str = aws.ACCOUNT_ID,
         ports: tuple[int, int] = (0, 0),
     ) -> None:
-        self.control_server = BackgroundServer("agentcore-control", ports[0])
-        self.data_server = BackgroundServer("agentcore-data", ports[1])
+        self.control_server = BackgroundServer("agentcore-control", ports[0], aws_refusal)
+        self.data_server = BackgroundServer("agentcore-data", ports[1], aws_refusal)
         callback_url = self.data_server.url + CALLBACK_PATH
         # The service's own identity towards KMS and Secrets Manager.
         self.directory = Directory(state_dir / "agentcore-directory.sqlite3", clock, account_id)

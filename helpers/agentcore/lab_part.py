@@ -67,6 +67,11 @@ class AgentCorePart:
             return self._emulator()
 
     @property
+    def account_id(self) -> str:
+        """The AWS account this lab's moto and emulator answer as (see aws.MotoApp)."""
+        return self.moto.account_id
+
+    @property
     def ports(self) -> tuple[int, int]:
         return self.identity.control_server.port, self.identity.data_server.port
 
@@ -76,8 +81,8 @@ class AgentCorePart:
             clock=self.clock,
             moto_url=self.moto.url,
             trusted=[TrustedIssuer(self.discovery_url, INBOUND_AUDIENCES)],
-            principals=principals.for_account(self.moto.account_id),
-            account_id=self.moto.account_id,
+            principals=principals.for_account(self.account_id),
+            account_id=self.account_id,
             ports=ports,
         )
 

@@ -94,6 +94,19 @@ class ServiceModel:
 
 
 # -- request parsing ---------------------------------------------------------------------
+MAX_BODY_BYTES = 1024 * 1024  # larger bodies are refused before they are read
+MAX_URI_BYTES = 8192
+
+
+def check_size(request: Request) -> None:
+    """Refuse a request too large to be one of ours, before reading its body."""
+    uri = request.environ.get("RAW_URI") or request.full_path
+    if len(uri) > MAX_URI_BYTES:
+        raise validation_error(f"The request URI is longer than {MAX_URI_BYTES} bytes.")
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise validation_error(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+
+
 def parse_input(op: OperationModel, request: Request, labels: dict[str, str]) -> dict:
     shape = op.input_shape
     if shape is None:
@@ -103,6 +116,13 @@ def parse_input(op: OperationModel, request: Request, labels: dict[str, str]) ->
     payload_member = shape.serialization.get("payload")
     if not payload_member:
         body = _json_body(request)
+        in_body = {n for n, m in shape.members.items() if "location" not in m.serialization}
+        unknown = sorted(set(body) - in_body)
+        if unknown:
+            raise validation_error(
+                f"Unknown member(s) in the request body: {', '.join(unknown)}.",
+                [(name, f"is not a member of {shape.name}") for name in unknown],
+            )
     for name, member in shape.members.items():
         where = member.serialization.get("location")
         wire = member.serialization.get("name", name)
@@ -114,7 +134,7 @@ def parse_input(op: OperationModel, request: Request, labels: dict[str, str]) ->
                 params[name] = values if member.type_name == "list" else values[0]
         elif where == "header":
             if wire in request.headers:
-                params[name] = _scalar(member, request.headers[wire])
+                params[name] = _scalar(member, request.headers[wire], wire)
         elif name == payload_member:
             params[name] = request.get_data()
         elif name in body:
@@ -123,21 +143,35 @@ def parse_input(op: OperationModel, request: Request, labels: dict[str, str]) ->
 
 
 def _json_body(request: Request) -> dict:
+    """The body as a JSON object; anything else is the model's ``CannotParse``."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError:
-        raise validation_error("Request body is not valid JSON.", reason="CannotParse") from None
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _cannot_parse("The request body is not UTF-8.") from None
+    except RecursionError:  # thousands of nested brackets: the parser gives up, and so do we
+        raise _cannot_parse("The request body nests too deeply.") from None
+    except ValueError as exc:
+        raise _cannot_parse(f"The request body is not valid JSON: {exc}.") from None
     if not isinstance(body, dict):
-        raise validation_error("Request body must be a JSON object.", reason="CannotParse")
+        raise _cannot_parse("Request body must be a JSON object.")
     return body
 
 
-def _scalar(shape: Shape, text: str) -> Any:
+def _cannot_parse(message: str) -> AwsError:
+    return validation_error(message, reason="CannotParse")
+
+
+def _scalar(shape: Shape, text: str, wire: str) -> Any:
     if shape.type_name in ("integer", "long"):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:
+            raise validation_error(
+                f"Header {wire} must be an integer.", [(wire, "must be an integer")]
+            ) from None
     if shape.type_name == "boolean":
         return text.lower() == "true"
     return text
@@ -180,6 +214,8 @@ Patterns = Callable[[str], re.Pattern[str]]
 
 
 def _problems(shape: Shape, value: Any, path: str, pattern: Patterns) -> Iterator[tuple[str, str]]:
+    if shape.metadata.get("document"):
+        return  # free-form JSON by design: nothing in it to check against the model
     expected = _JSON_TYPES.get(shape.type_name)
     if expected and (
         not isinstance(value, expected)
@@ -220,6 +256,9 @@ def _structure_problems(
     shape: StructureShape, value: dict, path: str, pattern: Patterns
 ) -> Iterator[tuple[str, str]]:
     prefix = f"{path}." if path else ""
+    for name in value:
+        if name not in shape.members:
+            yield f"{prefix}{name}", f"is not a member of {shape.name}"
     for name in shape.required_members:
         if value.get(name) is None:
             yield f"{prefix}{name}", "is required"

@@ -3,6 +3,7 @@ call the handler, answer in the model's wire format."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from .sigv4 import Principal, authenticate
 from .vault import VaultConfigError, VaultError, VaultKeyUnavailable
 
 SIGNING_NAME = "bedrock-agentcore"  # both Identity models sign with this name
+_log = logging.getLogger(__name__)
 
 
 class Throttle:
@@ -66,17 +68,25 @@ class AwsService:
 
     def __call__(self, environ: dict, start_response: Callable) -> object:
         request = Request(environ)
-        if request.path == "/healthz":
-            return Response("ok")(environ, start_response)
-        if request.path in self.extra_routes:
-            return self.extra_routes[request.path](request)(environ, start_response)
         try:
-            response = self.dispatch(request)
+            response = self._answer(request)
         except AwsError as error:
+            response = protocol.failure(self.model, error)
+        except Exception:  # a bug of ours: still an AWS-shaped answer, and a trace in the log
+            _log.exception("%s %s failed", request.method, request.path)
+            error = AwsError("InternalServerException", "The lab's emulator failed; see its log.")
             response = protocol.failure(self.model, error)
         return response(environ, start_response)
 
+    def _answer(self, request: Request) -> Response:
+        if request.path == "/healthz":
+            return Response("ok")
+        if request.path in self.extra_routes:
+            return self.extra_routes[request.path](request)
+        return self.dispatch(request)
+
     def dispatch(self, request: Request) -> Response:
+        protocol.check_size(request)  # before anything reads the body
         # Route on the path as sent: a label such as an ARN may hold an encoded "/".
         raw_path = (request.environ.get("RAW_URI") or request.path).split("?")[0]
         op, labels = self.model.route(request.method, raw_path)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from flask import Flask, g, jsonify, request
 
+from ..web import harden
 from .resource_server import ResourceServer
 
 AUDIENCE = "fitness-agent"
 
 
 def create_agent(resource_server: ResourceServer) -> Flask:
-    app = Flask("lab-agent")
+    app = harden(Flask("lab-agent"))
     app.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: "ok")
 
     @app.post("/invocations")

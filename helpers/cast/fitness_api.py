@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, g, jsonify
 
+from ..web import harden
 from .resource_server import ResourceServer
 
 AUDIENCE = "fitness-api"
@@ -18,7 +19,7 @@ ACTIVITIES = {
 
 
 def create_fitness_api(resource_server: ResourceServer) -> Flask:
-    app = Flask("lab-fitness-api")
+    app = harden(Flask("lab-fitness-api"))
     app.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: "ok")
 
     @app.get("/v1/athlete/activities")

@@ -22,6 +22,7 @@ from flask import Flask, jsonify, redirect, request, session
 from joserfc.errors import JoseError
 
 from ..clock import LabClock
+from ..web import harden
 
 AGENTCORE_RETURN_PATH = "/agentcore/return"
 REQUIRED_ENV = (
@@ -98,7 +99,7 @@ class Frontend:
             raise RuntimeError(f"frontend not configured: missing {', '.join(missing)}")
         self.env = dict(env)
         self.sessions: dict[str, dict] = {}  # session id -> token response
-        self.app = Flask("lab-frontend")
+        self.app = harden(Flask("lab-frontend"))
         self.app.secret_key = secrets.token_bytes(32)
         self.app.config["SESSION_COOKIE_NAME"] = "frontend_session"
         self.oauth = _LabOAuth(self.app, cache=_MemoryCache())

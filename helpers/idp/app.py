@@ -15,12 +15,13 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import Flask, jsonify, redirect, request, session
+from flask import Flask, Response, jsonify, redirect, request, session
 
 from ..bearer import bearer_token, refusal
 from ..clock import LabClock
 from ..jwt_check import TokenRejected, verify_jwt
 from ..masking import mask
+from ..web import harden, page_headers
 from . import pages
 from .grants import (
     AuthorizationCodeGrant,
@@ -58,6 +59,29 @@ _SHOWN_AS_IS = {
     "audience",
     "resource",
 }
+
+
+_CLIENT_AUTH_PATHS = ("/token", "/revoke", "/introspect")
+
+
+def _unparseable_client_auth() -> Response | None:
+    """A one-word ``Authorization`` header at a client-authenticating endpoint.
+
+    authlib would crash splitting it (a 500); it is a failed client authentication, and
+    RFC 6749 §5.2 says how to answer that: 401 ``invalid_client`` with a challenge.
+    """
+    header = request.headers.get("Authorization")
+    if request.path not in _CLIENT_AUTH_PATHS or header is None or len(header.split()) >= 2:
+        return None
+    resp = jsonify(error="invalid_client", error_description="Malformed Authorization header.")
+    resp.status_code = 401
+    resp.headers["WWW-Authenticate"] = 'Basic realm="lab-idp"'
+    return resp
+
+
+def _pages_unframed(response: Response) -> Response:
+    """The login, consent and error pages: not to be framed or cached (helpers.web)."""
+    return page_headers(response) if response.mimetype == "text/html" else response
 
 
 class IdentityProvider:
@@ -154,9 +178,11 @@ class IdentityProvider:
 
     # -- HTTP ---------------------------------------------------------------------
     def _flask_app(self) -> Flask:
-        app = Flask("lab-idp")
+        app = harden(Flask("lab-idp"))
         app.secret_key = secrets.token_bytes(32)
         app.config["SESSION_COOKIE_NAME"] = "idp_session"
+        app.before_request(_unparseable_client_auth)
+        app.after_request(_pages_unframed)
         routes = {
             "/healthz": (lambda: "ok", ["GET"]),
             "/.well-known/openid-configuration": (self.discovery, ["GET"]),

@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .. import aws
-from ..serving import BackgroundServer
+from ..serving import BackgroundServer, aws_refusal
 
 # The calls an agent makes to read a secret (aws-secretsmanager-caching adds
 # DescribeSecret); they share one bucket here. Other calls (CreateSecret in a set-up
@@ -105,7 +105,7 @@ class ThrottledSecretsManager:
         self.latency = latency
         self._throttled_operations = frozenset(throttled_operations)
         self._moto: aws.MotoApp | None = None  # claimed at start, released at stop
-        self._server = BackgroundServer("secretsmanager-throttled")
+        self._server = BackgroundServer("secretsmanager-throttled", refusal=aws_refusal)
         self.url = self._server.url
         self._lock = threading.Lock()
         self._stats = BackendStats()
