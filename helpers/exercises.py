@@ -235,13 +235,13 @@ DEPLOY_TIME_CHOICES = {
     "E": "the old key, until the agent is redeployed",
 }
 DEPLOY_TIME_SCENARIOS = {
-    "1": "Another process reads /proc/<pid>/environ of the agent deployed with the sealed"
-    " template (WEATHER_API_KEY_KMS).",
+    "1": "Another process reads the start-up environment (/proc/<pid>/environ, ps eww) of"
+    " the agent deployed with the sealed template (WEATHER_API_KEY_KMS).",
     "2": "Someone reads the log of the agent deployed with LogRedaction=1.",
     "3": "The running agent is asked for its key after a new key was set as the template's"
     " WeatherApiKey parameter.",
-    "4": "Another process of the same user reads /proc/<pid>/environ of the plaintext agent,"
-    ' after it ran del os.environ["WEATHER_API_KEY"].',
+    "4": "Another process of the same user reads the start-up environment of the plaintext"
+    ' agent, after it ran del os.environ["WEATHER_API_KEY"].',
     "5": "The sealed template is deployed with the ciphertext of StravaClientSecret as its"
     " WeatherApiKey parameter.",
     "6": 'A tool the plaintext agent runs with subprocess.run(cmd, env={"PATH": ...}).',

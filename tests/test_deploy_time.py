@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from botocore.client import BaseClient
 
@@ -56,25 +56,16 @@ def plain_env(key: str, **parameters: str) -> dict[str, str]:
 
 def children() -> set[int]:
     """Pids whose parent is this test process."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # The command name (field 2) may hold spaces: the ppid comes after its ')'.
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError):
-            continue  # the process ended while we looked
-        if ppid == os.getpid():
-            found.add(int(stat.parent.name))
-    return found
+    return {child.pid for child in psutil.Process().children()}
 
 
 def tagged_processes() -> set[int]:
     found = set()
-    for proc in Path("/proc").glob("[0-9]*"):
+    for proc in psutil.process_iter():
         try:
-            if environ_of(int(proc.name)).get(TAG_VAR) == TAG:
-                found.add(int(proc.name))
-        except OSError:
+            if environ_of(proc.pid).get(TAG_VAR) == TAG:
+                found.add(proc.pid)
+        except psutil.Error:  # gone meanwhile, or another user's: not one of ours
             continue
     return found
 

@@ -8,9 +8,10 @@ What the plaintext variable costs:
 
 - every process the agent spawns inherits it (unless spawned with an allow-list:
   ``agent.spawn_child(allow=[...])``);
-- ``del os.environ[...]`` hides it from the agent and its later children, but
-  ``/proc/<pid>/environ`` (:func:`environ_of`) still shows the environment the process
-  started with, to any process of the same user;
+- ``del os.environ[...]`` hides it from the agent and its later children, but the
+  operating system keeps the environment the process started with and shows it to any
+  process of the same user (:func:`environ_of`: ``/proc/<pid>/environ`` on Linux,
+  ``ps eww`` on macOS);
 - a naive log of the config writes it to the log (:class:`RedactingFilter` masks it);
 - the running agent keeps the value it started with: rotating means redeploying.
 
@@ -28,9 +29,9 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
+import psutil
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
@@ -154,10 +155,10 @@ def kms_from_env(env: Mapping[str, str]) -> BaseClient:
 
 
 def environ_of(pid: int) -> dict[str, str]:
-    """The environment ``pid`` started with, read as any process of the same user can."""
-    raw = Path(f"/proc/{pid}/environ").read_bytes()
-    pairs = (entry.decode(errors="replace").partition("=") for entry in raw.split(b"\0") if entry)
-    return {name: value for name, _, value in pairs}
+    """The environment ``pid`` started with, read as any process of the same user can
+    (psutil reads it where each OS keeps it: /proc on Linux, the kernel's process
+    arguments on macOS)."""
+    return psutil.Process(pid).environ()
 
 
 class RedactingFilter(logging.Filter):
