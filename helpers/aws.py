@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.loaders import Loader
 
 from .serving import BackgroundServer, aws_refusal
 
@@ -43,10 +45,34 @@ _CLIENT_CONFIG = Config(
 )
 
 
+def botocore_session(loader: Loader | None = None) -> botocore.session.Session:
+    """A botocore session; with ``loader``, one that shares its parsed service models.
+
+    Every session parses the JSON models of the services it makes clients for (the two
+    AgentCore models alone are ~10 MiB once parsed): the parts of one lab share a loader
+    (``botocore.loaders.create_loader()``), so each model is parsed once per lab, not
+    once per client.
+    """
+    session = botocore.session.Session()
+    if loader is not None:
+        session.register_component("data_loader", loader)
+    return session
+
+
 def client(
-    service: str, url: str, credentials: LabCredentials = AGENT_RUNTIME, **kw: Any
+    service: str,
+    url: str,
+    credentials: LabCredentials = AGENT_RUNTIME,
+    loader: Loader | None = None,
+    **kw: Any,
 ) -> BaseClient:
-    """A boto3 client for ``service`` that talks to the lab's moto server at ``url``."""
+    """A boto3 client for ``service`` that talks to the lab's moto server at ``url``.
+
+    Without ``loader`` it shares the models boto3's default session has parsed (start_lab
+    gives that session the lab's loader), as a plain ``boto3.client`` call would.
+    """
+    if loader is None and boto3.DEFAULT_SESSION is not None:
+        loader = boto3.DEFAULT_SESSION._session.get_component("data_loader")
     kw.setdefault("region_name", REGION)
     kw.setdefault("config", _CLIENT_CONFIG)
     # A session of its own: the default session is shared and not thread-safe, and it
@@ -54,6 +80,7 @@ def client(
     session = boto3.session.Session(
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_access_key,
+        botocore_session=botocore_session(loader),
     )
     return session.client(service, endpoint_url=url, **kw)
 

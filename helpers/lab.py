@@ -13,11 +13,13 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import requests
+from botocore.loaders import create_loader
 
-from .agentcore.lab_part import AgentCorePart
+from . import aws
 from .browser import ScriptedBrowser
 from .cast import agent, fitness_api
 from .cast.frontend import Frontend
@@ -26,8 +28,11 @@ from .clock import LabClock
 from .idp import seed
 from .idp.app import IdentityProvider
 from .masking import mask
-from .secrets.lab_part import OpenBaoPart
-from .serving import BackgroundServer
+from .serving import BackgroundServer, stop_together
+
+if TYPE_CHECKING:
+    from .agentcore.lab_part import AgentCorePart
+    from .secrets.lab_part import OpenBaoPart
 
 _current: Lab | None = None
 
@@ -56,6 +61,9 @@ class Lab:
     ) -> None:
         began = time.perf_counter()
         self.clock = LabClock()
+        # One botocore loader for the lab's AWS clients and the notebook's: each service
+        # model is parsed once (see aws.botocore_session).
+        self.botocore_loader = create_loader()
         self._servers = {
             name: BackgroundServer(name) for name in ("idp", "frontend", "agent", "fitness_api")
         }
@@ -63,17 +71,18 @@ class Lab:
         self.urls = Endpoints(issuer=urls.pop("idp"), **urls)
         self.idp = IdentityProvider(self.urls.issuer, self.clock)
         self._seed()
-        self.agentcore = (
-            AgentCorePart(
+        self.agentcore: AgentCorePart | None = None
+        if agentcore:  # imported only when asked for: moto and the SDKs are heavy
+            from .agentcore.lab_part import AgentCorePart
+
+            self.agentcore = AgentCorePart(
                 clock=self.clock,
                 idp_store=self.idp.store,
                 discovery_url=self.urls.discovery,
                 state_dir=state_dir,
                 ports=agentcore_ports,
+                loader=self.botocore_loader,
             )
-            if agentcore
-            else None
-        )
         # The AgentCore endpoints a successor should keep (see start_lab): these, or the
         # ones this lab was handed and did not need.
         self.agentcore_ports = self.agentcore.ports if self.agentcore else agentcore_ports
@@ -91,7 +100,11 @@ class Lab:
         for server in self._servers.values():
             server.wait_ready()
         # After the IdP is up: OpenBao reads its discovery document when configured.
-        self.openbao = OpenBaoPart(self.urls.discovery) if openbao else None
+        self.openbao: OpenBaoPart | None = None
+        if openbao:
+            from .secrets.lab_part import OpenBaoPart
+
+            self.openbao = OpenBaoPart(self.urls.discovery)
         self._saved_env: dict[str, str | None] = {}
         self.ready_after_s = time.perf_counter() - began
         self.stopped = False
@@ -195,11 +208,7 @@ class Lab:
     def stop(self) -> None:
         if self.stopped:
             return
-        for part in (self.agentcore, self.openbao):
-            if part:
-                part.stop()
-        for server in self._servers.values():
-            server.stop()
+        stop_together([self.agentcore, self.openbao, *self._servers.values()])
         self._restore_env()
         self.stopped = True
 
@@ -208,7 +217,9 @@ class Lab:
         for name, value in self.env().items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
-        _forget_boto3_defaults()
+        # boto3's default session resolves credentials once and keeps them: a fresh one
+        # for the new variables (a re-run start cell), sharing the lab's parsed models.
+        boto3.setup_default_session(botocore_session=aws.botocore_session(self.botocore_loader))
 
     def _restore_env(self) -> None:
         # A learner's own AWS settings come back when the lab stops.

@@ -12,13 +12,15 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
-import uvicorn
-from starlette.types import ASGIApp
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+if TYPE_CHECKING:  # uvicorn is imported where an ASGI app is served, not by every user
+    import uvicorn
+    from starlette.types import ASGIApp
 
 LOOPBACK = "127.0.0.1"
 
@@ -66,6 +68,24 @@ class _QuietHandler(WSGIRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def stop_together(services: Iterable[Stoppable | None]) -> None:
+    """Stop every service at once: each stop waits for its own thread or process to end,
+    and a lab of a dozen would otherwise wait for them one after the other."""
+    threads = [
+        threading.Thread(target=service.stop, name=f"stop-{type(service).__name__}")
+        for service in services
+        if service is not None
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def wait_until_ok(
@@ -159,6 +179,8 @@ class BackgroundAsgiServer(Listening):
         self._server.run(sockets=[self._socket])
 
     def start(self, app: ASGIApp) -> BackgroundAsgiServer:
+        import uvicorn
+
         config = uvicorn.Config(
             app,
             log_level="warning",

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from botocore.loaders import Loader
+
 from .. import aws
 from ..clock import LabClock
-from ..serving import BackgroundServer, aws_refusal
+from ..serving import BackgroundServer, aws_refusal, stop_together
 from .control_plane import ControlPlane
 from .data_plane import CALLBACK_PATH, DataPlane
 from .directory import Directory
@@ -34,6 +36,7 @@ class AgentCoreIdentity:
         principals: list[Principal],
         account_id: str = aws.ACCOUNT_ID,
         ports: tuple[int, int] = (0, 0),
+        loader: Loader | None = None,
     ) -> None:
         self.control_server = BackgroundServer("agentcore-control", ports[0], aws_refusal)
         self.data_server = BackgroundServer("agentcore-data", ports[1], aws_refusal)
@@ -43,10 +46,10 @@ class AgentCoreIdentity:
         self.vault = TokenVault(
             state_dir / "token-vault.sqlite3",
             clock,
-            kms=aws.client("kms", moto_url, aws.OPERATOR),
+            kms=aws.client("kms", moto_url, aws.OPERATOR, loader),
             account_id=account_id,
         )
-        self.secrets = ManagedSecrets(aws.client("secretsmanager", moto_url, aws.OPERATOR))
+        self.secrets = ManagedSecrets(aws.client("secretsmanager", moto_url, aws.OPERATOR, loader))
         by_key = {p.access_key: p for p in principals}
         self.control = ControlPlane(self.directory, self.secrets, self.vault, callback_url)
         tokens = WorkloadTokens(
@@ -64,7 +67,7 @@ class AgentCoreIdentity:
             callback_url=callback_url,
         )
         self.control_service = AwsService(
-            "bedrock-agentcore-control", self.control.handlers(), by_key, aws.REGION
+            "bedrock-agentcore-control", self.control.handlers(), by_key, aws.REGION, loader=loader
         )
         self.data_service = AwsService(
             "bedrock-agentcore",
@@ -73,6 +76,7 @@ class AgentCoreIdentity:
             aws.REGION,
             custom_auth={"InvokeAgentRuntime": self.runtime.bearer},
             extra_routes={CALLBACK_PATH: self.data.callback},
+            loader=loader,
         )
 
     def start(self) -> None:
@@ -82,7 +86,6 @@ class AgentCoreIdentity:
             server.wait_ready()
 
     def stop(self) -> None:
-        for server in (self.control_server, self.data_server):
-            server.stop()
+        stop_together([self.control_server, self.data_server])
         self.directory.close()
         self.vault.close()

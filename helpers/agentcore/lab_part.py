@@ -8,11 +8,15 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
+from botocore.loaders import Loader
+
 from .. import aws
+from ..cast import audiences
 from ..cast.agent_process import AgentProcess
 from ..clock import LabClock
 from ..idp import seed
 from ..idp.models import Client, Store
+from ..serving import stop_together
 from . import principals
 from .emulator import AgentCoreIdentity
 from .inbound import TrustedIssuer
@@ -21,7 +25,7 @@ from .runtime import AgentRuntime
 # The OAuth client AgentCore uses at the lab IdP to fetch outbound tokens for agents.
 OUTBOUND_CLIENT_ID = "agentcore-outbound"
 OUTBOUND_SCOPE = "openid offline_access activities:read"
-INBOUND_AUDIENCES = ("fitness-agent",)  # what the agent's JWT authorizer accepts
+INBOUND_AUDIENCES = (audiences.AGENT,)  # what the agent's JWT authorizer accepts
 
 
 class AgentCorePart:
@@ -33,10 +37,12 @@ class AgentCorePart:
         discovery_url: str,
         state_dir: Path | None = None,
         ports: tuple[int, int] = (0, 0),
+        loader: Loader | None = None,
     ) -> None:
         self._owns_state = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="agent-identity-lab-"))
         self.clock, self.discovery_url, self.idp_store = clock, discovery_url, idp_store
+        self.loader = loader
         self.moto = aws.MotoServer().start()
         self.identity = self._emulator_preferring(ports)
         idp_store.add_client(
@@ -84,6 +90,7 @@ class AgentCorePart:
             principals=principals.for_account(self.account_id),
             account_id=self.account_id,
             ports=ports,
+            loader=self.loader,
         )
 
     def deploy_coach(
@@ -123,18 +130,16 @@ class AgentCorePart:
         secret: it reads the fitness API with tokens AgentCore Identity exchanges at
         ``provider_name``, signed with the MCP runtime role's credentials.
         """
-        from ..cast.mcp_server import AUDIENCE, PING_PATH  # the mcp SDK only once it's used
-
         env = {"MCP_PROVIDER_NAME": provider_name, "MCP_ACTIVITIES_URL": activities_url}
-        server = self._start("fitness_mcp", "mcp", aws.MCP_RUNTIME, PING_PATH, env)
+        server = self._start("fitness_mcp", "mcp", aws.MCP_RUNTIME, audiences.MCP_PING_PATH, env)
         return self.identity.runtime.host(
             AgentRuntime(
                 "fitness_mcp",
-                AUDIENCE,  # the workload identity is named after the audience it serves
+                audiences.MCP,  # the workload identity is named after the audience it serves
                 server.url,
                 "JWT",
                 protocol="MCP",
-                allowed_audiences=(AUDIENCE,),
+                allowed_audiences=(audiences.MCP,),
             )
         )
 
@@ -203,9 +208,7 @@ class AgentCorePart:
         }
 
     def stop(self) -> None:
-        for agent in self.agents:
-            agent.stop()
-        self.identity.stop()
-        self.moto.stop()
+        stop_together([*self.agents, self.identity])
+        self.moto.stop()  # last: the emulator's calls to KMS may still be finishing
         if self._owns_state:
             shutil.rmtree(self.state_dir, ignore_errors=True)

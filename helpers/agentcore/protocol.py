@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-import botocore.session
+from botocore.loaders import Loader
 from botocore.model import OperationModel, Shape, StructureShape
 from werkzeug.wrappers import Request, Response
 
+from .. import aws
 from .errors import AwsError, validation_error
 
 Handler = Callable[[dict, "Call"], dict]
@@ -51,8 +52,8 @@ class Route:
 class ServiceModel:
     """One botocore service model: its routes and its shapes."""
 
-    def __init__(self, service_name: str) -> None:
-        self.model = botocore.session.get_session().get_service_model(service_name)
+    def __init__(self, service_name: str, loader: Loader | None = None) -> None:
+        self.model = aws.botocore_session(loader).get_service_model(service_name)
         self.routes = [
             Route.compile(self.model.operation_model(name)) for name in self.model.operation_names
         ]

@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from botocore.loaders import Loader
 from werkzeug.wrappers import Request, Response
 
 from . import protocol
@@ -57,8 +58,9 @@ class AwsService:
         region: str,
         custom_auth: dict[str, Callable[[Request], object]] | None = None,
         extra_routes: dict[str, Callable[[Request], Response]] | None = None,
+        loader: Loader | None = None,
     ) -> None:
-        self.model = ServiceModel(service_name)
+        self.model = ServiceModel(service_name, loader)
         self.handlers = handlers
         self.principals = principals
         self.region = region

@@ -9,9 +9,10 @@ from __future__ import annotations
 from flask import Flask, g, jsonify, request
 
 from ..web import harden
+from . import audiences
 from .resource_server import ResourceServer
 
-AUDIENCE = "fitness-agent"
+AUDIENCE = audiences.AGENT
 
 
 def create_agent(resource_server: ResourceServer) -> Flask:

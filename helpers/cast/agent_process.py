@@ -20,12 +20,13 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-
-import uvicorn
-from starlette.types import ASGIApp
+from typing import TYPE_CHECKING
 
 from ..processes import child_env, reap
 from ..serving import LOOPBACK, Listening
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 
 class AgentProcess(Listening):
@@ -86,6 +87,8 @@ _KINDS: dict[str, Callable[[], ASGIApp]] = {"coach": _coach, "mcp": _mcp}
 
 
 def _serve(kind: str) -> None:
+    import uvicorn  # the child's server; the lab that starts children never serves ASGI
+
     if kind not in _KINDS:
         raise SystemExit(f"unknown agent kind {kind!r}")
     sock = socket.create_server((LOOPBACK, 0))

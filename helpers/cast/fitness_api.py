@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Flask, g, jsonify
 
 from ..web import harden
+from . import audiences
 from .resource_server import ResourceServer
 
-AUDIENCE = "fitness-api"
+AUDIENCE = audiences.FITNESS_API
 
 ACTIVITIES = {
     "user-1-alice": [

@@ -7,6 +7,7 @@ session cookie, nothing more.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 from collections.abc import Mapping
@@ -172,7 +173,7 @@ class Frontend:
         if tokens is None:
             return jsonify(error="login_required"), 401
         try:
-            self._agentcore().complete_resource_token_auth(
+            self._agentcore.complete_resource_token_auth(
                 sessionUri=request.args.get("session_id", ""),
                 userIdentifier={"userToken": tokens["access_token"]},
             )
@@ -184,7 +185,10 @@ class Frontend:
             return jsonify(error="ValidationException", error_description=str(exc)), 400
         return jsonify(status="authorized", state=request.args.get("state"))
 
+    @functools.cached_property
     def _agentcore(self) -> Any:
+        """One client for the app's life: clients are thread-safe, and each new session
+        would parse the service model again."""
         session = boto3.session.Session(
             aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],

@@ -41,11 +41,11 @@ from starlette.responses import JSONResponse, Response
 from ..bearer import forwarded_bearer
 from ..jwt_check import decode_unverified
 from ..masking import mask
-from . import fitness_api
+from . import audiences, fitness_api
 
-AUDIENCE = "fitness-mcp"
+AUDIENCE = audiences.MCP
 SCOPE = "activities:read"  # what a caller must have delegated, and all we pass on
-PING_PATH = "/ping"
+PING_PATH = audiences.MCP_PING_PATH
 HOP_CLAIMS = ("aud", "sub", "act", "client_id", "scope", "jti")
 
 
