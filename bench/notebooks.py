@@ -19,6 +19,7 @@ import contextlib
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def empty_notebook() -> nbformat.NotebookNode:
     return nb
 
 
-def median_run(make: callable, repeat: int) -> Run:
+def median_run(make: Callable[[], nbformat.NotebookNode], repeat: int) -> Run:
     runs = [run_notebook(make()) for _ in range(repeat)]
     median_peak = sorted(runs, key=lambda r: r.peak_mib)[len(runs) // 2]
     return Run(statistics.median(r.seconds for r in runs), median_peak.peak_mib, median_peak.parts)

@@ -4,16 +4,17 @@
 
 - lab start-up and stop: ``Lab()`` until every service answers its health probe, and
   ``stop()``, against one bare werkzeug server with a one-line WSGI app, treated the same;
-- notebooks: each notebook executed top to bottom in a fresh kernel, against an empty
-  notebook (the kernel's own start-up and shutdown);
+- notebooks (``bench/notebooks.py``): every notebook executed top to bottom in a fresh
+  kernel, its time and the peak memory of the kernel plus its children, each against an
+  empty notebook (the kernel's own start-up, shutdown and memory), and the whole course;
 - AgentCore Identity calls through boto3 (GetWorkloadAccessTokenForUserId,
   GetResourceApiKey) against moto's Secrets Manager GetSecretValue, the call an agent
   would otherwise make for the same secret;
 - our secret cache against aws-secretsmanager-caching (``bench/cache.py``).
 
 Figures are medians; ratios say how much the lab adds to what any server or notebook
-costs on this machine. Targets: lab ready < 1 s; notebooks 00-02 < 15 s in all;
-AgentCore calls no slower than GetSecretValue (ratio <= 1.0).
+costs on this machine. Targets: lab ready < 1 s; the whole course <= 45 s and no notebook
+above 300 MiB; AgentCore calls no slower than GetSecretValue (ratio <= 1.0).
 """
 
 from __future__ import annotations
@@ -22,17 +23,13 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-import nbformat
 from cache import compare_caches
-from nbclient import NotebookClient
 
 from helpers import aws
 from helpers.lab import Lab
 from helpers.serving import BackgroundServer
-
-NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+from notebooks import course_report
 
 
 def median_seconds(action: Callable[[], object], repeat: int) -> float:
@@ -67,18 +64,6 @@ def start_bare_server() -> BackgroundServer:
     server.start(hello)
     server.wait_ready("/")
     return server
-
-
-def run_notebook(nb: nbformat.NotebookNode) -> None:
-    NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-    ).execute()
-
-
-def empty_notebook() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell("1 + 1"))
-    return nb
 
 
 def agentcore_calls(repeat: int) -> None:
@@ -135,18 +120,10 @@ def main() -> None:
     print(row("lab start-up → ready", lab_start, bare_start, "< 1 s " + mark(lab_start < 1)))
     print(row("lab stop", lab_stop, bare_stop))
 
-    run_notebook(empty_notebook())  # warm-up: the first kernel start pays for cold caches
-    empty = median_seconds(lambda: run_notebook(empty_notebook()), max(1, args.repeat // 2))
-    total = 0.0
-    for path in sorted(NOTEBOOKS.glob("0[0-2]_*.ipynb")):
-        seconds = median_seconds(
-            lambda p=path: run_notebook(nbformat.read(p, as_version=4)), max(1, args.repeat // 2)
-        )
-        total += seconds
-        print(row(f"notebook {path.stem}", seconds, empty))
-    print(row("notebooks 00-02 together", total, empty, "< 15 s " + mark(total < 15)))
     agentcore_calls(args.repeat * 60)
     compare_caches(args.repeat)
+    print()
+    course_report(max(1, args.repeat // 2))
 
 
 if __name__ == "__main__":

@@ -7,18 +7,18 @@ keeps its state in process memory; each MotoServer answers as an account of its 
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.session
-from botocore.client import BaseClient
-from botocore.config import Config
-from botocore.loaders import Loader
+if TYPE_CHECKING:  # imported where used: agents read this module's names, not boto3
+    import botocore.session
+    from botocore.client import BaseClient
+    from botocore.loaders import Loader
 
-from .serving import BackgroundServer, aws_refusal
+    from .serving import BackgroundServer
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account: a lab running alone has this one
@@ -38,12 +38,6 @@ MCP_RUNTIME = LabCredentials("AKIALABMCPRUNTIME001", "labMcpRuntimeSecretNotARea
 FRONTEND_APP = LabCredentials("AKIALABFRONTENDAPP01", "labFrontendAppSecretNotARealAwsKey00001")
 UNTRUSTED_APP = LabCredentials("AKIALABPARTNERAPP001", "labPartnerAppSecretNotARealAwsKey000001")
 
-# A local server either answers at once or is down: fail fast instead of retrying with
-# back-off, so a stopped lab shows up as an error rather than as a hung cell.
-_CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=10
-)
-
 
 def botocore_session(loader: Loader | None = None) -> botocore.session.Session:
     """A botocore session; with ``loader``, one that shares its parsed service models.
@@ -53,10 +47,39 @@ def botocore_session(loader: Loader | None = None) -> botocore.session.Session:
     (``botocore.loaders.create_loader()``), so each model is parsed once per lab, not
     once per client.
     """
+    import botocore.session
+
     session = botocore.session.Session()
     if loader is not None:
         session.register_component("data_loader", loader)
     return session
+
+
+def new_loader() -> Loader:
+    """A loader of botocore's service models, to share (see :func:`botocore_session`)."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
+def use_as_default_session(loader: Loader) -> None:
+    """A fresh default session for ``boto3.client(...)``, sharing ``loader``'s models.
+
+    boto3's default session resolves credentials once and keeps them: a new one picks up
+    the environment as it is now (a re-run start cell).
+    """
+    import boto3
+
+    boto3.setup_default_session(botocore_session=botocore_session(loader))
+
+
+def forget_default_session() -> None:
+    """Drop boto3's default session (if boto3 is loaded at all): the next client made
+    from the environment resolves credentials afresh (a learner's own, once the lab has
+    put them back)."""
+    boto3 = sys.modules.get("boto3")
+    if boto3 is not None:
+        boto3.DEFAULT_SESSION = None
 
 
 def client(
@@ -71,10 +94,18 @@ def client(
     Without ``loader`` it shares the models boto3's default session has parsed (start_lab
     gives that session the lab's loader), as a plain ``boto3.client`` call would.
     """
+    import boto3
+    from botocore.config import Config
+
     if loader is None and boto3.DEFAULT_SESSION is not None:
         loader = boto3.DEFAULT_SESSION._session.get_component("data_loader")
     kw.setdefault("region_name", REGION)
-    kw.setdefault("config", _CLIENT_CONFIG)
+    # A local server either answers at once or is down: fail fast instead of retrying with
+    # back-off, so a stopped lab shows up as an error rather than as a hung cell.
+    kw.setdefault(
+        "config",
+        Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=10),
+    )
     # A session of its own: the default session is shared and not thread-safe, and it
     # must never pick up the learner's real AWS credentials.
     session = boto3.session.Session(
@@ -170,6 +201,8 @@ class MotoServer:
     def start(self, deadline_s: float = 10.0) -> MotoServer:
         if self._server is not None:
             return self
+        from .serving import BackgroundServer, aws_refusal
+
         self._app = MotoApp()
         self._server = BackgroundServer("moto", refusal=aws_refusal).start(self._app)
         try:

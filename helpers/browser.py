@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import requests
-from bs4 import BeautifulSoup
 
 
 @dataclass
@@ -60,6 +59,8 @@ class ScriptedBrowser:
         stop_at: str | None = None,
     ) -> requests.Response:
         """Fill in the page's form and submit it (optionally pressing a named button value)."""
+        from bs4 import BeautifulSoup  # loaded with the first form filled in, not before
+
         form = BeautifulSoup(page.text, "html.parser").find("form")
         if form is None:
             raise ValueError(f"no form on {page.url}")

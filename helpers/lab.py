@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import boto3
 import requests
-from botocore.loaders import create_loader
 
 from . import aws
 from .browser import ScriptedBrowser
@@ -63,7 +61,7 @@ class Lab:
         self.clock = LabClock()
         # One botocore loader for the lab's AWS clients and the notebook's: each service
         # model is parsed once (see aws.botocore_session).
-        self.botocore_loader = create_loader()
+        self.botocore_loader = aws.new_loader()
         self._servers = {
             name: BackgroundServer(name) for name in ("idp", "frontend", "agent", "fitness_api")
         }
@@ -219,7 +217,7 @@ class Lab:
             os.environ[name] = value
         # boto3's default session resolves credentials once and keeps them: a fresh one
         # for the new variables (a re-run start cell), sharing the lab's parsed models.
-        boto3.setup_default_session(botocore_session=aws.botocore_session(self.botocore_loader))
+        aws.use_as_default_session(self.botocore_loader)
 
     def _restore_env(self) -> None:
         # A learner's own AWS settings come back when the lab stops.
@@ -229,7 +227,7 @@ class Lab:
             else:
                 os.environ[name] = value
         self._saved_env.clear()
-        _forget_boto3_defaults()
+        aws.forget_default_session()
 
     def __enter__(self) -> Lab:
         return self
@@ -241,12 +239,6 @@ class Lab:
         state = "stopped" if self.stopped else "running"
         lines = [f"Lab ({state})"] + [f"  {k:<14} {v}" for k, v in vars(self.urls).items()]
         return "\n".join(lines)
-
-
-def _forget_boto3_defaults() -> None:
-    # boto3's default session resolves credentials once and keeps them: without this, a
-    # client made after the variables changed (a re-run start cell) would sign as before.
-    boto3.DEFAULT_SESSION = None
 
 
 def start_lab(agentcore: bool = False, state_dir: Path | None = None, openbao: bool = False) -> Lab:

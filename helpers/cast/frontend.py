@@ -13,12 +13,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from authlib.oidc.core import CodeIDToken
-from botocore.exceptions import ClientError, ParamValidationError
 from flask import Flask, jsonify, redirect, request, session
 from joserfc.errors import JoseError
 
@@ -169,6 +167,8 @@ class Frontend:
         signed in here, by handing AgentCore that user's own token. A session started by
         someone else fails, and nothing lands in anybody's vault.
         """
+        from botocore.exceptions import ClientError, ParamValidationError
+
         tokens = self.tokens_for()
         if tokens is None:
             return jsonify(error="login_required"), 401
@@ -189,6 +189,8 @@ class Frontend:
     def _agentcore(self) -> Any:
         """One client for the app's life: clients are thread-safe, and each new session
         would parse the service model again."""
+        import boto3  # only a frontend deployed with AgentCore needs it
+
         session = boto3.session.Session(
             aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],

@@ -29,14 +29,13 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-import psutil
-from botocore.client import BaseClient
-from botocore.exceptions import ClientError
+from typing import TYPE_CHECKING, Any
 
 from ..aws import AGENT_RUNTIME, REGION, LabCredentials, client
 from ..masking import mask_in_text
+
+if TYPE_CHECKING:  # the agent imports this module: botocore only once it decrypts
+    from botocore.client import BaseClient
 
 APP = "fitness-agent"
 WEATHER_PARAM = "WeatherApiKey"
@@ -120,6 +119,8 @@ def seal_parameters(
 
 def unseal(kms: BaseClient, param: str, sealed: str, app: str = APP) -> str:
     """The plaintext of ``sealed``, if it was sealed for this app and this parameter."""
+    from botocore.exceptions import ClientError
+
     context = encryption_context(param, app)
     try:
         answer = kms.decrypt(CiphertextBlob=base64.b64decode(sealed), EncryptionContext=context)
@@ -158,6 +159,8 @@ def environ_of(pid: int) -> dict[str, str]:
     """The environment ``pid`` started with, read as any process of the same user can
     (psutil reads it where each OS keeps it: /proc on Linux, the kernel's process
     arguments on macOS)."""
+    import psutil
+
     return psutil.Process(pid).environ()
 
 

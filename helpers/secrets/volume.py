@@ -35,8 +35,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from botocore.client import BaseClient
+if TYPE_CHECKING:  # the deployed agent reads volumes with this module: no botocore there
+    from botocore.client import BaseClient
 
 DATA = "..data"
 _DATA_TMP = "..data_tmp"
