@@ -36,6 +36,7 @@ TEST_ARGS = [
 ]
 
 NOTEBOOK = "notebooks/00_start_here.ipynb"
+LAB_SETTINGS = os.path.join("classroom", "jupyterlab-settings")
 VENV = ".venv"
 STAMP = os.path.join(VENV, ".course-stamp")
 INSTALL_LOG = os.path.join(VENV, "course-install.log")
@@ -196,19 +197,30 @@ def cmd_test(extra):
     return run_final([venv_bin("python"), "-m", "pytest"] + test_args() + list(extra))
 
 
+def lab_args(extra=()):
+    """What `jupyter lab` is given: the first notebook, loopback only, and the course's own
+    JupyterLab defaults (no news prompt: classroom/jupyterlab-settings/overrides.json).
+
+    The learner's own JupyterLab settings still apply on top; the browser tests start
+    JupyterLab with exactly these arguments.
+    """
+    args = []
+    if os.path.isfile(os.path.join(ROOT, NOTEBOOK)):
+        args.append(NOTEBOOK)
+    else:
+        say(f"note: {NOTEBOOK} not found; opening the repository root")
+    args.append("--ServerApp.ip=127.0.0.1")
+    args.append("--LabApp.app_settings_dir=" + os.path.join(ROOT, LAB_SETTINGS))
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        args.append("--allow-root")  # containers and CI machines often run as root
+    return args + list(extra)
+
+
 def cmd_lab(extra):
     rc = ensure_venv()
     if rc != 0:
         return rc
-    cmd = [venv_bin("jupyter"), "lab"]
-    if os.path.isfile(NOTEBOOK):
-        cmd.append(NOTEBOOK)
-    else:
-        say(f"note: {NOTEBOOK} not found; opening the repository root")
-    cmd.append("--ServerApp.ip=127.0.0.1")
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
-        cmd.append("--allow-root")  # containers and CI machines often run as root
-    return run_final(cmd + list(extra))
+    return run_final([venv_bin("jupyter"), "lab"] + lab_args(extra))
 
 
 def direct_pins():

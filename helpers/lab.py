@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -23,10 +24,12 @@ from .cast import agent, fitness_api
 from .cast.frontend import Frontend
 from .cast.resource_server import ResourceServer
 from .clock import LabClock
+from .horizon import JUPYTER_URL_VAR, Horizon
 from .idp import seed
 from .idp.app import IdentityProvider
 from .masking import mask
 from .serving import BackgroundServer, stop_together
+from .stopped import MESSAGE as STOPPED
 
 if TYPE_CHECKING:
     from .agentcore.lab_part import AgentCorePart
@@ -56,9 +59,13 @@ class Lab:
         state_dir: Path | None = None,
         openbao: bool = False,
         agentcore_ports: tuple[int, int] = (0, 0),
+        horizon: Horizon | None = None,
     ) -> None:
         began = time.perf_counter()
         self.clock = LabClock()
+        # Where the learner's browser reaches the services (helpers.horizon): directly, or
+        # through Jupyter's proxy when LAB_JUPYTER_URL says where Jupyter is.
+        self.horizon = horizon or Horizon.from_env()
         # One botocore loader for the lab's AWS clients and the notebook's: each service
         # model is parsed once (see aws.botocore_session).
         self.botocore_loader = aws.new_loader()
@@ -80,6 +87,7 @@ class Lab:
                 state_dir=state_dir,
                 ports=agentcore_ports,
                 loader=self.botocore_loader,
+                horizon=self.horizon,
             )
         # The AgentCore endpoints a successor should keep (see start_lab): these, or the
         # ones this lab was handed and did not need.
@@ -111,7 +119,8 @@ class Lab:
         store = self.idp.store
         for user in seed.USERS:
             store.add_user(user)
-        store.add_client(seed.frontend_client(f"{self.urls.frontend}/callback", seed.new_secret()))
+        callbacks = self.horizon.both(f"{self.urls.frontend}/callback")
+        store.add_client(seed.frontend_client(callbacks, seed.new_secret()))
         store.add_client(seed.resource_server_client("fitness-agent", "Fitness Coach agent"))
         store.add_client(seed.resource_server_client("fitness-api", "Fitness API"))
         store.add_client(seed.machine_client("reporting-job", "activities:read"))
@@ -148,6 +157,7 @@ class Lab:
             "OAUTH_REDIRECT_URI": f"{self.urls.frontend}/callback",
             "OAUTH_SCOPE": seed.FRONTEND_LOGIN_SCOPE,
             "AGENT_URL": self.urls.agent,
+            **({JUPYTER_URL_VAR: self.horizon.jupyter_url} if self.horizon.proxied else {}),
             **(self.agentcore.frontend_env() if self.agentcore else {}),
         }
 
@@ -198,6 +208,11 @@ class Lab:
             except requests.RequestException as exc:
                 report[name] = f"down ({type(exc).__name__})"
         return report
+
+    def public(self, url: str) -> str:
+        """A link to a lab service for the learner's own browser (see helpers.horizon):
+        the same URL locally, the Jupyter proxy's URL when JupyterLab is remote."""
+        return self.horizon.public_link(url)
 
     def browser(self) -> ScriptedBrowser:
         return ScriptedBrowser()
@@ -257,7 +272,28 @@ def start_lab(agentcore: bool = False, state_dir: Path | None = None, openbao: b
         ports = _current.agentcore_ports
     _current = Lab(agentcore=agentcore, state_dir=state_dir, openbao=openbao, agentcore_ports=ports)
     _current.export_env()
+    _explain_refused_connections()
     return _current
+
+
+def _explain_refused_connections() -> None:
+    """In a notebook, a call to a stopped lab fails deep inside requests or botocore: say
+    what happened in one line instead (helpers.stopped). Other errors are shown as ever."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    if shell is None:
+        return
+
+    def handler(
+        shell: Any, kind: type, error: BaseException, tb: Any, tb_offset: Any = None
+    ) -> None:
+        refused = isinstance(error, OSError) or type(error).__module__.startswith("botocore")
+        if refused and _current is not None and _current.stopped:
+            print(STOPPED)
+        else:
+            shell.showtraceback((kind, error, tb), tb_offset=tb_offset)
+
+    shell.set_custom_exc((Exception,), handler)
 
 
 @atexit.register

@@ -14,9 +14,11 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 MAX_REQUEST_BYTES = 64 * 1024  # no OAuth request or API call of the lab comes near this
 _log = logging.getLogger(__name__)
@@ -32,8 +34,23 @@ class _BoundedJson(DefaultJSONProvider):
             raise ValueError("JSON nested too deeply") from None
 
 
+class _CookieUnderPrefix(SecureCookieSessionInterface):
+    """The session cookie is scoped to the path the browser used: behind Jupyter's proxy
+    that is ``/proxy/PORT``, so two lab services (or two learners' labs on one hub)
+    never overwrite each other's cookie."""
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return request.script_root or "/"
+
+
 def harden(app: Flask) -> Flask:
-    """JSON errors, a size limit and SameSite session cookies for ``app``."""
+    """JSON errors, a size limit, SameSite session cookies, and the proxy's prefix for
+    ``app`` (see helpers.horizon)."""
+    # jupyter-server-proxy strips /proxy/PORT and says so in X-Forwarded-Prefix (and a
+    # hub in front of it X-Forwarded-Proto): the app then builds links, form actions and
+    # cookie paths for the URL the browser used. Only loopback reaches these servers.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0, x_prefix=1)
+    app.session_interface = _CookieUnderPrefix()
     app.json = _BoundedJson(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES

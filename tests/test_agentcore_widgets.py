@@ -232,8 +232,10 @@ def test_viewer_shows_which_kms_key_wraps_the_rows() -> None:
 def test_viewer_for_the_lab_follows_a_restarted_vault(
     tmp_path: Path, clock: LabClock, stored: list[str], vault: TokenVault
 ) -> None:
-    # Just the path vault_viewer_for reads: lab.agentcore.identity.vault
-    lab = SimpleNamespace(agentcore=SimpleNamespace(identity=SimpleNamespace(vault=vault)))
+    # Just what vault_viewer_for reads: lab.stopped and lab.agentcore.identity.vault
+    lab = SimpleNamespace(
+        stopped=False, agentcore=SimpleNamespace(identity=SimpleNamespace(vault=vault))
+    )
     viewer = vault_viewer_for(lab)
     before = viewer.rows()
     vault.close()  # the restart: the same files, opened by a new vault object

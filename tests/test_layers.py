@@ -22,6 +22,7 @@ BASE = {
     "aws",
     "bearer",
     "browser",
+    "horizon",
     "clock",
     "display",
     "jwks",
@@ -30,6 +31,7 @@ BASE = {
     "processes",
     "rfc8693",
     "serving",
+    "stopped",
     "web",
 }
 SERVICES = {"idp", "agentcore", "cast", "secrets"}

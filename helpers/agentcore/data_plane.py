@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request, Response
 
 from ..clock import LabClock
+from ..horizon import Horizon
 from ..jwks import Documents
 from .directory import Directory
 from .errors import AwsError, validation_error
@@ -69,6 +70,13 @@ class Sessions:
     def find(self, uri: str) -> AuthSession | None:
         return self._by_uri.get(uri)
 
+    def abandon(self, uri: str) -> None:
+        """End a session nobody will finish (its user walked away): a consent that comes
+        back later lands nowhere."""
+        session = self._by_uri.get(uri)
+        if session is not None and session.status == "IN_PROGRESS":
+            session.status, session.tokens = "FAILED", None
+
     def live(self, uri: str) -> AuthSession:
         """A session still open for completion, or the ValidationException saying why not."""
         session = self._by_uri.get(uri)
@@ -95,10 +103,14 @@ class DataPlane:
         inbound: InboundAuthorizer,
         clock: LabClock,
         callback_url: str,
+        horizon: Horizon | None = None,
     ) -> None:
         self.directory, self.vault, self.secrets = directory, vault, secrets
         self.tokens, self.inbound, self.clock = tokens, inbound, clock
         self.callback_url = callback_url
+        # The callback is the one page of the data plane a browser visits: through
+        # Jupyter's proxy, the redirect URI and the way back are in that horizon.
+        self.horizon = horizon or Horizon()
         self.sessions = Sessions(clock)
         self.discovery = Documents()  # providers' discovery documents, read once per URL
 
@@ -270,17 +282,19 @@ class DataPlane:
                 self.directory.get("oauth2", session.provider), self.secrets, self.discovery
             )
             try:
+                redirect_uri = self.horizon.for_request(request.headers, self.callback_url)
                 session.tokens = client.exchange_code(
-                    request.args.get("code", ""), self.callback_url, session.verifier
+                    request.args.get("code", ""), redirect_uri, session.verifier
                 )
             except AwsError:  # the provider refused the code: the session cannot succeed
                 session.status = "FAILED"
         params = {"session_id": uri}
         if session.custom_state:
             params["state"] = session.custom_state
-        separator = "&" if "?" in session.return_url else "?"
+        return_url = self.horizon.for_request(request.headers, session.return_url)
+        separator = "&" if "?" in return_url else "?"
         return Response(
-            status=302, headers={"Location": session.return_url + separator + urlencode(params)}
+            status=302, headers={"Location": return_url + separator + urlencode(params)}
         )
 
     def complete(self, p: dict, call: Call) -> dict:

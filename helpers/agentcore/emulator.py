@@ -12,6 +12,7 @@ from botocore.loaders import Loader
 
 from .. import aws
 from ..clock import LabClock
+from ..horizon import Horizon
 from ..serving import BackgroundServer, aws_refusal, stop_together
 from .control_plane import ControlPlane
 from .data_plane import CALLBACK_PATH, DataPlane
@@ -37,6 +38,7 @@ class AgentCoreIdentity:
         account_id: str = aws.ACCOUNT_ID,
         ports: tuple[int, int] = (0, 0),
         loader: Loader | None = None,
+        horizon: Horizon | None = None,
     ) -> None:
         self.control_server = BackgroundServer("agentcore-control", ports[0], aws_refusal)
         self.data_server = BackgroundServer("agentcore-data", ports[1], aws_refusal)
@@ -65,6 +67,7 @@ class AgentCoreIdentity:
             inbound=inbound,
             clock=clock,
             callback_url=callback_url,
+            horizon=horizon,
         )
         self.control_service = AwsService(
             "bedrock-agentcore-control", self.control.handlers(), by_key, aws.REGION, loader=loader

@@ -14,6 +14,7 @@ from .. import aws
 from ..cast import audiences
 from ..cast.agent_process import AgentProcess
 from ..clock import LabClock
+from ..horizon import Horizon
 from ..idp import seed
 from ..idp.models import Client, Store
 from ..serving import stop_together
@@ -38,11 +39,12 @@ class AgentCorePart:
         state_dir: Path | None = None,
         ports: tuple[int, int] = (0, 0),
         loader: Loader | None = None,
+        horizon: Horizon | None = None,
     ) -> None:
         self._owns_state = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="agent-identity-lab-"))
         self.clock, self.discovery_url, self.idp_store = clock, discovery_url, idp_store
-        self.loader = loader
+        self.loader, self.horizon = loader, horizon or Horizon()
         self.moto = aws.MotoServer().start()
         self.identity = self._emulator_preferring(ports)
         idp_store.add_client(
@@ -50,7 +52,7 @@ class AgentCorePart:
                 OUTBOUND_CLIENT_ID,
                 seed.new_secret(),
                 "AgentCore Identity (outbound)",
-                [self.identity.data.callback_url],
+                self.horizon.both(self.identity.data.callback_url),
                 ["authorization_code", "refresh_token", "client_credentials"],
                 OUTBOUND_SCOPE,
             )
@@ -91,6 +93,7 @@ class AgentCorePart:
             account_id=self.account_id,
             ports=ports,
             loader=self.loader,
+            horizon=self.horizon,
         )
 
     def deploy_coach(

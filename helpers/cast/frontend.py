@@ -8,9 +8,11 @@ session cookie, nothing more.
 from __future__ import annotations
 
 import functools
+import html
 import secrets
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -21,6 +23,7 @@ from flask import Flask, jsonify, redirect, request, session
 from joserfc.errors import JoseError
 
 from ..clock import LabClock
+from ..horizon import JUPYTER_URL_VAR, Horizon
 from ..web import harden
 
 AGENTCORE_RETURN_PATH = "/agentcore/return"
@@ -89,6 +92,14 @@ class _LabOAuth(OAuth):
     oauth2_client_cls = _LabClockClient
 
 
+@dataclass(frozen=True)
+class Login:
+    """How one login ended: a session with tokens, or the error the IdP answered."""
+
+    session_id: str | None = None
+    error: str | None = None
+
+
 class Frontend:
     """The deployed web app: its Flask app plus the server-side token store."""
 
@@ -98,6 +109,11 @@ class Frontend:
             raise RuntimeError(f"frontend not configured: missing {', '.join(missing)}")
         self.env = dict(env)
         self.sessions: dict[str, dict] = {}  # session id -> token response
+        # Logins a notebook handed the learner a link for (a ticket in the link), and how
+        # each ended: None while pending, then a session id or the OAuth error.
+        self.logins: dict[str, Login | None] = {}
+        # Where the learner's browser reaches the app and the IdP (see helpers.horizon).
+        self.horizon = Horizon(env.get(JUPYTER_URL_VAR) or None)
         self.app = harden(Flask("lab-frontend"))
         self.app.secret_key = secrets.token_bytes(32)
         self.app.config["SESSION_COOKIE_NAME"] = "frontend_session"
@@ -138,27 +154,52 @@ class Frontend:
     def home(self):  # noqa: ANN201 - Flask response
         tokens = self.tokens_for()
         if tokens is None:
-            return '<h1>Fitness Coach</h1><a id="login" href="/login">Sign in</a>'
-        name = tokens["userinfo"].get("name", tokens["userinfo"]["sub"])
+            login = html.escape(request.script_root + "/login")
+            return f'<h1>Fitness Coach</h1><a id="login" href="{login}">Sign in</a>'
+        name = html.escape(tokens["userinfo"].get("name", tokens["userinfo"]["sub"]))
         return f'<h1>Fitness Coach</h1><p id="user">Signed in as {name}</p>'
 
     def login(self):  # noqa: ANN201
-        # Step 1: authlib adds state, nonce and an S256 code_challenge to the redirect.
-        return self.idp.authorize_redirect(self.env["OAUTH_REDIRECT_URI"])
+        """Step 1: to the IdP, with state, nonce and an S256 code_challenge (authlib's).
+
+        Both the IdP's page and the way back are in the browser's horizon: through
+        Jupyter's proxy when the browser came that way.
+        """
+        if request.args.get("ticket") in self.logins:
+            session["ticket"] = request.args["ticket"]
+        redirect_uri = self.horizon.for_request(request.headers, self.env["OAUTH_REDIRECT_URI"])
+        found = self.idp.create_authorization_url(redirect_uri)
+        self.idp.save_authorize_data(redirect_uri=redirect_uri, **found)
+        return redirect(self.horizon.for_request(request.headers, found["url"]))
 
     def callback(self):  # noqa: ANN201
         # Steps 2-4: state check, code + secret + verifier at /token, id token check (nonce).
+        ticket = session.pop("ticket", None)
         try:
             token = self.idp.authorize_access_token()
         except (AuthlibBaseError, JoseError) as exc:
             error = getattr(exc, "error", None) or type(exc).__name__
             description = getattr(exc, "description", None) or str(exc)
+            self._settle(ticket, Login(error=error))
             return jsonify(error=error, error_description=description), 400
         sid = secrets.token_urlsafe(24)
         self.sessions[sid] = token
         session.clear()
         session["sid"] = sid
+        self._settle(ticket, Login(session_id=sid))
         return redirect("/")
+
+    def expect_login(self) -> str:
+        """A ticket for a login link (``/login?ticket=...``): :attr:`logins` says how the
+        login it starts ends."""
+        ticket = secrets.token_urlsafe(16)
+        self.logins[ticket] = None
+        return ticket
+
+    def _settle(self, ticket: str | None, outcome: Login) -> None:
+        # Only a ticket still awaited: one withdrawn (a notebook gave up waiting) stays out.
+        if ticket in self.logins and self.logins[ticket] is None:
+            self.logins[ticket] = outcome
 
     def agentcore_return(self):  # noqa: ANN201
         """Where AgentCore sends the browser after consent at an outbound provider.

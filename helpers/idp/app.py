@@ -241,12 +241,14 @@ class IdentityProvider:
         if not next_url.startswith("/authorize"):
             next_url = "/authorize"  # only ever bounce back into our own authorize page
         if request.method == "GET":
-            return pages.login_page("/login", next_url)
+            return pages.login_page(request.script_root + "/login", next_url)
         user = self.store.user_by_name(request.form.get("username", ""))
         if user is None or not secrets.compare_digest(
             user.password, request.form.get("password", "")
         ):
-            return pages.login_page("/login", next_url, "Unknown user or wrong password."), 401
+            return pages.login_page(
+                request.script_root + "/login", next_url, "Unknown user or wrong password."
+            ), 401
         session.clear()  # a fresh session on login defeats session fixation
         session.update(
             user_id=user.user_id, auth_time=int(self.clock.now()), csrf=secrets.token_urlsafe(16)

@@ -36,12 +36,12 @@ MCP_CLIENT_ID = "fitness-mcp"
 DELEGATES = {"fitness-agent": "activities:read", MCP_CLIENT_ID: "activities:read"}
 
 
-def frontend_client(redirect_uri: str, secret: str) -> Client:
+def frontend_client(redirect_uris: list[str], secret: str) -> Client:
     return Client(
         client_id=FRONTEND_CLIENT_ID,
         client_secret=secret,
         client_name="Fitness Coach (web app)",
-        redirect_uris=[redirect_uri],
+        redirect_uris=redirect_uris,
         grant_types=["authorization_code", "refresh_token"],
         scope=FRONTEND_ALLOWED_SCOPE,
     )

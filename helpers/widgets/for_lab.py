@@ -5,16 +5,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..jwks import fetch_json
+from ..stopped import LabStopped
 from .jwt_inspector import JwtInspector, TokenReport, inspect_token
 
 if TYPE_CHECKING:  # the lab itself is never imported here: it loads every server library
     from ..lab import Lab
 
 
+def running(lab: Lab) -> Lab:
+    """``lab``, or :class:`LabStopped` when it was stopped (a re-run start cell does that)."""
+    if lab.stopped:
+        raise LabStopped()
+    return lab
+
+
 def _jwks(lab: Lab) -> dict:
     # Fetched over HTTP at every look, like a relying party with no cache: a key rotation
     # shows up at once.
-    return fetch_json(f"{lab.urls.issuer}/jwks", "identity provider's keys (JWKS)")
+    return fetch_json(f"{running(lab).urls.issuer}/jwks", "identity provider's keys (JWKS)")
 
 
 def inspector_for(lab: Lab, tokens: dict[str, str]) -> JwtInspector:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import ipywidgets as widgets
 
 from ..clock import LabClock
+from ..jwks import FetchFailed
 from ..jwt_check import (
     TokenRejected,
     claim_time,
@@ -25,6 +26,7 @@ from ..jwt_check import (
     verify_jwt,
 )
 from ..masking import mask
+from ..stopped import LabStopped
 
 ACCESS_TOKEN = "access token (RFC 9068)"
 ID_TOKEN = "ID token (OIDC)"
@@ -119,6 +121,13 @@ def inspect_token(
         masked=mask(token),
         notes=notes,
     )
+
+
+def _claims_or_empty(token: str) -> dict:
+    try:
+        return decode_unverified(_clean(token)[0])[1]
+    except TokenRejected:
+        return {}
 
 
 def _clean(token: str) -> tuple[str, list[str]]:
@@ -220,19 +229,17 @@ class JwtInspector(widgets.VBox):
         self._report: TokenReport | None = None
         self.picker = widgets.Dropdown(options=[*self._tokens, PASTE], description="Token")
         self.text = widgets.Textarea(placeholder="Paste a token here", rows=3)
-        self.audience = widgets.Dropdown(
-            options=list(self._audiences), index=min(1, len(audiences)), description="Shown to"
-        )
+        self.audience = widgets.Dropdown(options=list(self._audiences), description="Shown to")
         self.recheck = widgets.Button(description="Re-check now")
         self.output = widgets.HTML()
         super().__init__(
             [self.picker, self.text, widgets.HBox([self.audience, self.recheck]), self.output]
         )
-        self.picker.observe(lambda _: self.refresh(), names="value")
+        self.picker.observe(lambda _: self._show_to_its_audience(), names="value")
         self.audience.observe(lambda _: self.refresh(), names="value")
         self.text.observe(self._on_paste, names="value")
         self.recheck.on_click(lambda _: self.refresh())
-        self.refresh()
+        self._show_to_its_audience()
 
     @property
     def report(self) -> TokenReport | None:
@@ -243,6 +250,38 @@ class JwtInspector(widgets.VBox):
         # The default widget repr would print the Textarea value: a raw token.
         return f"JwtInspector(tokens={list(self._tokens)}, audiences={list(self._audiences)})"
 
+    def _repr_mimebundle_(self, **kwargs: object) -> dict | None:
+        """The live widget, and for static viewers (GitHub, nbviewer) the verdict it shows."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle and self._report is not None:
+            bundle["text/plain"] = (
+                f"JWT inspector · {self.picker.value} · shown to {self.audience.value}: "
+                f"{self._report.verdict} — {self._report.explanation}"
+            )
+            bundle["text/html"] = render_summary_html(self._report)
+        return bundle
+
+    def _current_token(self) -> str:
+        return self.text.value if self.picker.value == PASTE else self._tokens[self.picker.value]
+
+    def _show_to_its_audience(self) -> None:
+        """A token picked from the list is first shown to the service it is meant for (its
+        first known audience), so the view opens on a verdict about the token, not about a
+        mix-up. A pasted one is judged for the service chosen: that is the question asked."""
+        if self.picker.value == PASTE:
+            self.refresh()
+            return
+        claims = _claims_or_empty(self._current_token())
+        aud = claims.get("aud")
+        auds = aud if isinstance(aud, list) else [aud]
+        for label, audience in self._audiences.items():
+            if audience is not None and audience in auds:
+                if self.audience.value != label:
+                    self.audience.value = label  # its observer refreshes
+                    return
+                break
+        self.refresh()
+
     def _on_paste(self, change: dict) -> None:
         if change["new"].strip() and self.picker.value != PASTE:
             self.picker.value = PASTE  # its observer refreshes
@@ -251,7 +290,7 @@ class JwtInspector(widgets.VBox):
 
     def refresh(self) -> None:
         """Inspect the current choice again, e.g. after the lab clock moved on."""
-        token = self.text.value if self.picker.value == PASTE else self._tokens[self.picker.value]
+        token = self._current_token()
         if not token.strip():
             self._report = None
             self.output.value = "<i>Paste a token above.</i>"
@@ -270,8 +309,10 @@ class JwtInspector(widgets.VBox):
     def _fetch_jwks(self) -> tuple[dict, str | None]:
         try:
             return self._jwks_source(), None
-        except Exception as exc:  # IdP down, bad JSON...: say so in the widget, don't raise
-            return {"keys": []}, f"Could not fetch the identity provider's keys: {exc}"
+        except (FetchFailed, LabStopped) as exc:  # one sentence already: the lab or the IdP
+            return {"keys": []}, str(exc)
+        except Exception as exc:  # anything else: say so in the widget, don't raise
+            return {"keys": []}, f"Could not fetch the identity provider's keys ({exc!r})."
 
 
 def render_html(report: TokenReport, problem: str | None = None) -> str:
@@ -297,6 +338,18 @@ def render_html(report: TokenReport, problem: str | None = None) -> str:
     ]
     parts.append(_table("Claims", rows))
     return "\n".join(parts)
+
+
+def render_summary_html(report: TokenReport) -> str:
+    """The verdict and what each claim means, without the raw values: what a static viewer
+    of a saved notebook shows in place of the live widget."""
+    ok = report.verdict == "valid"
+    verdict = "VALID" if ok else f"REJECTED ({report.verdict})"
+    lines = "".join(f"<li>{html.escape(line)}</li>" for line in report.claim_lines)
+    return (
+        f"<p><b>JWT inspector</b> · {html.escape(report.kind)} · "
+        f"<b>{html.escape(verdict)}</b>: {html.escape(report.explanation)}</p><ul>{lines}</ul>"
+    )
 
 
 def _expiry_words(expires_in: float) -> str:

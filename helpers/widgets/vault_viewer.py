@@ -22,6 +22,8 @@ import ipywidgets as widgets
 from ..display import table
 from ..jwt_check import TokenRejected, decode_unverified
 from ..masking import mask
+from ..stopped import LabStopped
+from .for_lab import running
 
 NOTHING = "nothing"
 NOT_A_WAT = "nothing: not a WAT"
@@ -118,12 +120,21 @@ class VaultViewer:
     def rows(self) -> list[VaultRow]:
         return rows_of(self._vault())
 
-    def reach(self) -> list[WatReach]:
-        rows = self.rows()
-        return [reach_of(label, wat, rows) for label, wat in self._wats.items()]
+    @property
+    def labels(self) -> list[str]:
+        return list(self._wats)
 
-    def text(self) -> str:
-        rows, reach = self.rows(), self.reach()
+    def reach(self, only: str | None = None) -> list[WatReach]:
+        """What each WAT (or only the one labelled ``only``) can open."""
+        rows = self.rows()
+        wats = {only: self._wats[only]} if only else self._wats
+        return [reach_of(label, wat, rows) for label, wat in wats.items()]
+
+    def text(self, only: str | None = None) -> str:
+        try:
+            rows, reach = self.rows(), self.reach(only)
+        except LabStopped as stopped:
+            return str(stopped)
         parts = [f"token vault: {len(rows)} record{'s' if len(rows) != 1 else ''}"]
         if rows:
             # The user is last: it holds the issuer URL, whose length varies with the port.
@@ -148,8 +159,11 @@ class VaultViewer:
             )
         return "\n".join(parts)
 
-    def html(self) -> str:
-        rows, reach = self.rows(), self.reach()
+    def html(self, only: str | None = None) -> str:
+        try:
+            rows, reach = self.rows(), self.reach(only)
+        except LabStopped as stopped:
+            return f"<p><i>{html.escape(str(stopped))}</i></p>"
         out = [f"<p><b>Token vault</b>: {len(rows)} record{'s' if len(rows) != 1 else ''}</p>"]
         if rows:
             out.append(
@@ -173,7 +187,7 @@ class VaultViewer:
         return "\n".join(out)
 
     def live(self) -> LiveVaultView:
-        """A widget with a button that re-reads the vault."""
+        """A widget that re-reads the vault on a click, seen with one WAT or all of them."""
         return LiveVaultView(self)
 
     def __repr__(self) -> str:
@@ -183,31 +197,46 @@ class VaultViewer:
         return {"text/plain": self.text(), "text/html": self.html()}
 
 
+EVERY_WAT = "every WAT"
+
+
 class LiveVaultView(widgets.VBox):
+    """The vault as it is now: pick whose WAT to look with, re-read after a change."""
+
     def __init__(self, viewer: VaultViewer) -> None:
         self.viewer = viewer
         self.output = widgets.HTML()
+        self.seen_with = widgets.Dropdown(
+            options=[EVERY_WAT, *viewer.labels], description="Seen with"
+        )
         self.reread = widgets.Button(description="Re-read the vault")
         self.reread.on_click(lambda _: self.refresh())
-        super().__init__([self.reread, self.output])
+        self.seen_with.observe(lambda _: self.refresh(), names="value")
+        super().__init__([widgets.HBox([self.seen_with, self.reread]), self.output])
         self.refresh()
 
+    @property
+    def only(self) -> str | None:
+        return None if self.seen_with.value == EVERY_WAT else self.seen_with.value
+
     def refresh(self) -> None:
-        self.output.value = self.viewer.html()
+        self.output.value = self.viewer.html(self.only)
 
     def __repr__(self) -> str:
-        return "LiveVaultView(press the button to re-read the vault)"
+        return "LiveVaultView(pick a WAT, or press the button to re-read the vault)"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle:  # the full snapshot, not ipywidgets' 110-character cut of repr()
-            bundle["text/plain"] = self.viewer.text()
+            bundle["text/plain"] = self.viewer.text(self.only)
+            bundle["text/html"] = self.output.value
         return bundle
 
 
 def vault_viewer_for(lab: Any, wats: Mapping[str, str] | None = None) -> VaultViewer:
-    """A viewer on the running lab's token vault, still right after ``lab.agentcore.restart()``."""
-    return VaultViewer(lambda: lab.agentcore.identity.vault, wats)
+    """A viewer on the running lab's token vault, still right after ``lab.agentcore.restart()``
+    (and one line, not an error, once the lab is stopped)."""
+    return VaultViewer(lambda: running(lab).agentcore.identity.vault, wats)
 
 
 def _opens(reach: WatReach) -> str:

@@ -1,0 +1,18 @@
+"""A stopped lab says so in one line, wherever it is used: never a library's traceback.
+
+Widgets built on a lab outlive it (a re-run start cell stops the old lab, the kernel may
+be restarting): what they would fetch is gone. They raise or show :class:`LabStopped`,
+whose one-line message IPython prints instead of a traceback.
+"""
+
+from __future__ import annotations
+
+MESSAGE = "The lab is stopped — run the first code cell again."
+
+
+class LabStopped(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(MESSAGE)
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [MESSAGE]
