@@ -3,6 +3,7 @@
 
     python3 course.py lab [jupyter args...]   open the course in JupyterLab (127.0.0.1)
     python3 course.py test [pytest args...]   run the test suite (.py tests + notebooks via nbval)
+    python3 course.py execute [notebook...]   re-run notebooks top to bottom and save their outputs
     python3 course.py lock                    regenerate requirements.txt and environment.yml
                                               from the direct pins in pyproject.toml
 
@@ -223,6 +224,27 @@ def cmd_lab(extra):
     return run_final([venv_bin("jupyter"), "lab"] + lab_args(extra))
 
 
+def cmd_execute(extra):
+    """Re-run notebooks (all, or the ones named) in fresh kernels and save their outputs,
+    as they are committed: no timing metadata, consecutive prints in one output."""
+    rc = ensure_venv()
+    if rc != 0:
+        return rc
+    notebooks = list(extra) or sorted(
+        os.path.join("notebooks", name)
+        for name in os.listdir("notebooks")
+        if name.endswith(".ipynb")
+    )
+    return run_final(
+        [venv_bin("jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace"]
+        + ["--ExecutePreprocessor.timeout=600", "--ExecutePreprocessor.record_timing=False"]
+        # After the run, not before it: nbconvert's own coalescing precedes the execution.
+        + ["--Exporter.preprocessors=nbconvert.preprocessors.CoalesceStreamsPreprocessor"]
+        + ["--CoalesceStreamsPreprocessor.enabled=True"]
+        + notebooks
+    )
+
+
 def direct_pins():
     import tomllib
 
@@ -271,7 +293,7 @@ def cmd_lock(extra):
     return 0
 
 
-COMMANDS = {"lab": cmd_lab, "test": cmd_test, "lock": cmd_lock}
+COMMANDS = {"lab": cmd_lab, "test": cmd_test, "execute": cmd_execute, "lock": cmd_lock}
 
 
 def main(argv=None):
@@ -285,7 +307,7 @@ def main(argv=None):
         return 0 if argv else 2
     command = COMMANDS.get(argv[0])
     if command is None:
-        sys.stderr.write(f"error: unknown command {argv[0]!r}; use one of: lab, test, lock\n")
+        sys.stderr.write(f"error: unknown command {argv[0]!r}; use one of: lab, test, execute, lock\n")
         return 2
     os.chdir(ROOT)
     try:
