@@ -198,19 +198,23 @@ def cmd_test(extra):
     return run_final([venv_bin("python"), "-m", "pytest"] + test_args() + list(extra))
 
 
-def lab_args(extra=()):
+def lab_args(extra=(), root=ROOT):
     """What `jupyter lab` is given: the first notebook, loopback only, and the course's own
     JupyterLab defaults (no news prompt: classroom/jupyterlab-settings/overrides.json).
 
     The learner's own JupyterLab settings still apply on top; the browser tests start
-    JupyterLab with exactly these arguments.
+    JupyterLab with exactly these arguments, on a copy of the course (``root``).
     """
     args = []
-    if os.path.isfile(os.path.join(ROOT, NOTEBOOK)):
+    if os.path.isfile(os.path.join(root, NOTEBOOK)):
         args.append(NOTEBOOK)
     else:
         say(f"note: {NOTEBOOK} not found; opening the repository root")
     args.append("--ServerApp.ip=127.0.0.1")
+    # The whole course in the file browser (notebooks, solutions), opened at notebooks/:
+    # without a root, Jupyter would serve only the folder of the notebook it opens.
+    args.append("--ServerApp.root_dir=" + root)
+    args.append("--FileContentsManager.preferred_dir=notebooks")
     args.append("--LabApp.app_settings_dir=" + os.path.join(ROOT, LAB_SETTINGS))
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
         args.append("--allow-root")  # containers and CI machines often run as root
@@ -307,7 +311,9 @@ def main(argv=None):
         return 0 if argv else 2
     command = COMMANDS.get(argv[0])
     if command is None:
-        sys.stderr.write(f"error: unknown command {argv[0]!r}; use one of: lab, test, execute, lock\n")
+        sys.stderr.write(
+            f"error: unknown command {argv[0]!r}; use one of: lab, test, execute, lock\n"
+        )
         return 2
     os.chdir(ROOT)
     try:

@@ -349,3 +349,12 @@ def sign(
     credentials = Credentials(creds.access_key_id, creds.secret_access_key)
     SigV4Auth(credentials, AWS_SIGNING_NAME, aws.REGION).add_auth(request)
     return request.prepare()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """Each phase's report on the test item (``item.rep_call``), for fixtures that keep
+    evidence of a failure (the browser tests' screenshots)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -80,3 +80,47 @@ def test_notebook_has_objectives_map_recap_and_checked_exercise(path: Path) -> N
     assert any("## Recap" in m for m in markdown)
     assert any("## Check yourself" in m for m in markdown)
     assert any("check_" in "".join(c["source"]) for c in code_cells(nb))
+
+
+def _markdown(nb: dict) -> list[str]:
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_header_says_how_long_and_marks_this_stop_on_the_course_map(path: Path) -> None:
+    nb = load(path)
+    header = _markdown(nb)[0]
+    minutes = re.search(r"\*\*Time:\*\* about (\d+) min", header)
+    assert minutes, "the header says how long the notebook takes"
+    # Reading (150 words a minute), a third of a minute per code cell, three minutes per
+    # exercise: the estimate may round up, never below what the content needs.
+    words = sum(len(re.findall(r"\w+", m)) for m in _markdown(nb))
+    exercises = sum(
+        1 for c in code_cells(nb) if re.search(r"^check_\w+\(", "".join(c["source"]), re.M)
+    )
+    needed = words / 150 + len(code_cells(nb)) / 3 + 3 * exercises
+    assert needed <= int(minutes.group(1)) < needed + 10
+    assert f"**▶ {path.name[:2]} " in header  # this stop, marked on the map
+    for other in NOTEBOOKS:
+        if other != path:
+            assert f"]({other.name})" in header  # every other stop, linked
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_one_h1_numbered_h2s_and_links_to_the_neighbours(path: Path) -> None:
+    lines = [line for m in _markdown(load(path)) for line in m.splitlines()]
+    assert len([line for line in lines if line.startswith("# ")]) == 1
+    for h2 in (line for line in lines if line.startswith("## ")):
+        assert re.match(r"## (\d+ · |Step \d · |Recap$|Check yourself$)", h2), h2
+        assert len(h2) <= 60, f"keep it short for the table of contents: {h2}"
+    footer = _markdown(load(path))[-1]
+    index = NOTEBOOKS.index(path)
+    neighbours = NOTEBOOKS[max(0, index - 1) : index] + NOTEBOOKS[index + 1 : index + 2]
+    for neighbour in neighbours:
+        assert f"]({neighbour.name})" in footer
+
+
+def test_the_last_cell_never_stops_the_lab() -> None:
+    """Widgets outlive Run All: the lab stops with the kernel, not in a final cell."""
+    for path in NOTEBOOKS:
+        assert not any("lab.stop()" in "".join(c["source"]) for c in code_cells(load(path)))

@@ -26,7 +26,8 @@ def solutions() -> list[tuple[str, Callable]]:
     found = []
     for path in SOLUTIONS:
         for name, value in runpy.run_path(str(path)).items():
-            if callable(value) and getattr(value, "__module__", None) == "<run_path>":
+            solution = not name.startswith("_") and callable(value)
+            if solution and getattr(value, "__module__", None) == "<run_path>":
                 found.append((f"{path.stem}:{name}", value))
     return found
 

@@ -98,7 +98,8 @@ def test_the_live_view_shows_what_the_chosen_wat_opens() -> None:
     }
     live = VaultViewer(_Vault([row]), {"Alice's WAT": wat("alice"), "Bob's WAT": wat("bob")}).live()
     live.seen_with.value = "Bob's WAT"
-    assert "Bob&#x27;s WAT" in live.output.value and "Alice" not in live.output.value
+    assert "Bob&#x27;s WAT opens it" in live.output.value and "Alice" not in live.output.value
     assert "<td><code>nothing</code></td>" in live.output.value
+    assert "<tr><td><code>no</code></td><td><code>lab-fitness-api</code>" in live.output.value
     live.seen_with.value = "Alice's WAT"
-    assert "<td><code>lab-fitness-api</code></td>" in live.output.value
+    assert "<tr><td><code>yes</code></td><td><code>lab-fitness-api</code>" in live.output.value

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from .base import UNANSWERED, Verdict, numbered_answers, unanswered, verdict
+from typing import TYPE_CHECKING
 
-__all__ = ["WAT_SCENARIOS", "check_wat_scenarios", "show_wat_scenarios"]
+from ..agentcore.errors import AwsError
+from .base import UNANSWERED, Verdict, hands_on, numbered_answers, unanswered, verdict
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+__all__ = [
+    "WAT_SCENARIOS",
+    "check_bob_wat",
+    "check_wat_scenarios",
+    "check_workload_identity",
+    "show_wat_scenarios",
+]
 
 
 # Who may get a workload access token, and how (notebook 03).
@@ -17,6 +29,15 @@ WAT_SCENARIOS = {
     " request body into the runtime user id.",
 }
 _WAT_KEY = {"1": "allowed", "2": "refused", "3": "refused", "4": "refused", "5": "allowed"}
+
+# Exercise 2: the workload identity the learner creates, and the one return URL it allows
+# (a path on the lab's frontend).
+_NEW_WORKLOAD = "nutrition-agent"
+_NEW_RETURN_PATH = "/nutrition/return"
+# Exercise 3: the agent and the user the WAT must bind.
+_AGENT, _BOB = "fitness-agent", "bob"
+
+_NEEDS_AGENTCORE = "this exercise needs the lab started with start_lab(agentcore=True)."
 
 
 def show_wat_scenarios() -> None:
@@ -38,4 +59,97 @@ def check_wat_scenarios(answers: object) -> Verdict:
         " trusted backend is all it sees — the user id must come from that backend's own login.",
         f"look again at scenario{'s' if len(wrong) > 1 else ''} {', '.join(wrong)}"
         " (who signs the call, which token, which workload?)",
+    )
+
+
+@hands_on
+def check_workload_identity(lab: Lab, arn: object) -> Verdict:
+    """03: create the workload identity nutrition-agent with one allowed return URL."""
+    if unanswered(arn):
+        return UNANSWERED
+    if lab.agentcore is None:
+        return verdict(False, "", _NEEDS_AGENTCORE)
+    if not isinstance(arn, str):
+        return verdict(
+            False, "", "give the ARN as a string: the 'workloadIdentityArn' of the response."
+        )
+    directory = lab.agentcore.identity.directory
+    try:
+        created = directory.get("workload", _NEW_WORKLOAD)
+    except AwsError:  # ResourceNotFoundException
+        return verdict(
+            False,
+            "",
+            f"the directory has no workload identity named {_NEW_WORKLOAD!r} yet: create it with"
+            " control.create_workload_identity(...).",
+        )
+    urls = created.body.get("allowedResourceOauth2ReturnUrls", [])
+    wanted = [lab.urls.frontend + _NEW_RETURN_PATH]
+    if urls != wanted:
+        found = f"its allowed return URLs are {urls}" if urls else "it allows no return URL"
+        return verdict(
+            False,
+            "",
+            f"{_NEW_WORKLOAD} exists, but {found}. It must allow exactly one, the frontend's"
+            f" {_NEW_RETURN_PATH} page: AgentCore compares them as exact strings. Fix it with"
+            " control.update_workload_identity(...).",
+        )
+    return verdict(
+        arn == created.arn,
+        f"{_NEW_WORKLOAD} is in the directory: a name, an ARN and one return URL — and no"
+        " secret. IAM policies decide who may act as it.",
+        f"{_NEW_WORKLOAD} is set up right, but that string is not its ARN: pass the"
+        " 'workloadIdentityArn' of the create (or get) response.",
+    )
+
+
+@hands_on
+def check_bob_wat(lab: Lab, wat: object) -> Verdict:
+    """03: get a WAT that binds fitness-agent to Bob, from Bob's access token (6a)."""
+    if unanswered(wat):
+        return UNANSWERED
+    if lab.agentcore is None:
+        return verdict(False, "", _NEEDS_AGENTCORE)
+    if not isinstance(wat, str):
+        return verdict(
+            False, "", "give the WAT as a string: the 'workloadAccessToken' of the answer."
+        )
+    try:
+        workload = lab.agentcore.identity.data.tokens.verify(wat)
+    except Exception:  # AwsError for a bad signature or an expired WAT; junk of any shape
+        return verdict(
+            False,
+            "",
+            "AgentCore Identity does not recognise this as a live WAT it issued (WATs live 15"
+            " min): pass answer['workloadAccessToken'] from get_workload_access_token_for_jwt.",
+        )
+    if workload.name != _AGENT:
+        return verdict(
+            False,
+            "",
+            f"this WAT is for the workload {workload.name!r}: the coach is {_AGENT!r}"
+            " (workloadName).",
+        )
+    if workload.user is None:
+        return verdict(
+            False,
+            "",
+            "this WAT is bound to no user (a machine-only WAT): give userToken, Bob's access"
+            " token, to get_workload_access_token_for_jwt.",
+        )
+    if workload.user.startswith("id:"):
+        return verdict(
+            False,
+            "",
+            f"this WAT binds {workload.user!r}, a user id a caller vouched for (6b). Get it from"
+            " Bob's access token instead (6a): get_workload_access_token_for_jwt.",
+        )
+    bob = lab.idp.store.user_by_name(_BOB)
+    expected = f"jwt:{lab.urls.issuer}#{bob.user_id}" if bob else None
+    return verdict(
+        workload.user == expected,
+        "fitness-agent acting for Bob, as AgentCore verified from his token at the lab IdP:"
+        " issuer and subject, not just a name.",
+        f"this WAT binds {workload.user!r}, not Bob: sign in as bob (bob-lab-password) at the"
+        " frontend and use his access token as userToken.",
     )

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-from .base import Verdict, check_lettered, show_lettered
+import json
+from typing import TYPE_CHECKING
 
-__all__ = ["CHAIN_CHOICES", "CHAIN_SCENARIOS", "check_chain_outcomes", "show_chain_scenarios"]
+from ..jwt_check import decode_unverified
+from .base import UNANSWERED, Verdict, check_lettered, hands_on, show_lettered, unanswered, verdict
+from .n04 import fitness_api_refusal, token_form_hint
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+__all__ = [
+    "AUDIT_CLAIMS",
+    "CHAIN_CHOICES",
+    "CHAIN_SCENARIOS",
+    "check_act_chain",
+    "check_chain_outcomes",
+    "check_exchanged_token",
+    "show_audit_claims",
+    "show_chain_scenarios",
+]
 
 
 # Where a token meets its end along the request chain (notebook 05).
@@ -38,4 +55,152 @@ def check_chain_outcomes(answers: object) -> Verdict:
         _CHAIN_KEY,
         "Each hop gets its own token, for one audience and no more scope than the user gave.",
         "whose audience is in the token, and who is asked to widen it?",
+    )
+
+
+# -- exercise 2: an on-behalf-of exchange, as the coach, for the fitness API ----------------
+ALICE = "user-1-alice"
+COACH = "fitness-agent"
+FITNESS_API = "fitness-api"
+_EXCHANGE_FORM = "the string in the accessToken field of the exchange's answer"
+
+
+@hands_on
+def check_exchanged_token(lab: Lab, token: object) -> Verdict:
+    """05: exchange Alice's token, as the coach, for one the fitness API takes."""
+    if unanswered(token):
+        return UNANSWERED
+    malformed = token_form_hint(token, _EXCHANGE_FORM)
+    if malformed is not None:
+        return malformed
+    try:
+        return _judge_exchanged_token(lab, token)
+    except Exception as exc:  # a checker answers, it never raises
+        return verdict(False, "", f"the lab could not check this token ({type(exc).__name__}).")
+
+
+def _judge_exchanged_token(lab: Lab, token: str) -> Verdict:
+    claims = decode_unverified(token)[1]
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    if FITNESS_API not in audiences:
+        return verdict(
+            False,
+            "",
+            f"the token's aud is {aud!r}: the fitness API takes only tokens whose audience is"
+            f" {FITNESS_API}. Name it as the exchange's audience.",
+        )
+    if len(audiences) > 1:
+        return verdict(
+            False,
+            "",
+            f"the token's aud is {aud!r}: more than the fitness API. One token per hop, one"
+            " audience per token: an exchange names exactly one.",
+        )
+    refused = fitness_api_refusal(lab, token)
+    if refused:
+        return verdict(False, "", refused)
+    if claims.get("sub") != ALICE:
+        return verdict(
+            False,
+            "",
+            f"this token acts for {claims.get('sub')!r}, not for Alice ({ALICE}): exchange a"
+            " token of hers, with the coach's WAT for her (coach_wat).",
+        )
+    act = claims.get("act")
+    if not isinstance(act, dict):
+        return verdict(
+            False,
+            "",
+            "the token has no act claim: it names nobody acting for Alice, as if the caller"
+            " were Alice herself. Get it by an on-behalf-of exchange, as the coach.",
+        )
+    if act.get("sub") != COACH:
+        return verdict(
+            False,
+            "",
+            f"act names {act.get('sub')!r} as the actor, not the coach ({COACH}): exchange as"
+            " the coach, with its WAT and its credential provider fitness-agent-obo.",
+        )
+    if "act" in act:
+        return verdict(
+            False,
+            "",
+            f"act nests an earlier actor ({act['act']!r}): this token went through more than one"
+            " exchange. The coach exchanges Alice's own token, once, straight for the fitness API.",
+        )
+    scope = claims.get("scope")
+    return verdict(
+        scope == "activities:read",
+        "One audience (the fitness API), Alice as sub, the coach in act: the API knows who"
+        " asked, and through whom.",
+        f"the token's scope is {scope!r}: ask for activities:read, what the fitness API needs,"
+        " and nothing more.",
+    )
+
+
+# -- exercise 3: reading the act chain -------------------------------------------------------
+# What the fitness API's audit log kept of one token it accepted, once the coach had a
+# second agent (planner-agent) do the planning through the MCP server.
+AUDIT_CLAIMS = {
+    "sub": "user-2-bob",
+    "aud": ["fitness-api"],
+    "scope": "activities:read",
+    "client_id": "fitness-mcp",
+    "act": {"sub": "fitness-mcp", "act": {"sub": "planner-agent", "act": {"sub": COACH}}},
+}
+_CALL_ORDER = ["fitness-agent", "planner-agent", "fitness-mcp"]  # first caller first
+
+
+def show_audit_claims() -> None:
+    print(json.dumps(AUDIT_CLAIMS, indent=2))
+
+
+def check_act_chain(actors: object) -> Verdict:
+    """05: list the services a token passed through, first caller first, from its act claim."""
+    if unanswered(actors):
+        return UNANSWERED
+    if not isinstance(actors, list | tuple) or not all(isinstance(a, str) for a in actors):
+        return verdict(
+            False, "", 'answer with a list of service names, e.g. ["first-caller", "next", ...].'
+        )
+    given = [a.strip().lower() for a in actors]
+    if given == _CALL_ORDER:
+        return verdict(
+            True,
+            "The outermost act is the last caller; each earlier one sits inside it. The API"
+            " can log the whole chain, and a policy can refuse an agent it does not know.",
+            "",
+        )
+    if AUDIT_CLAIMS["sub"] in given:
+        return verdict(
+            False,
+            "",
+            f"{AUDIT_CLAIMS['sub']} is the token's sub: the user the whole chain acts for, not"
+            " a service that acted. List only the actors.",
+        )
+    if FITNESS_API in given:
+        return verdict(
+            False,
+            "",
+            f"{FITNESS_API} is the token's aud: the service that received it, not one that"
+            " passed it on. List only the actors.",
+        )
+    strangers = [a for a in given if a not in _CALL_ORDER]
+    if strangers:
+        return verdict(
+            False, "", f"{strangers[0]!r} is not an actor of this token: read the sub of each act."
+        )
+    if sorted(given) == sorted(_CALL_ORDER):
+        return verdict(
+            False,
+            "",
+            "the right services, in the wrong order: the outermost act is the current actor,"
+            " the one that called the fitness API; earlier actors are nested inside it.",
+        )
+    return verdict(
+        False,
+        "",
+        "some actors are missing or listed twice: an act can hold an act of its own; unwrap"
+        " them all, one sub each.",
     )

@@ -55,10 +55,14 @@ class WatReach:
     workload: str
     user: str
     opens: tuple[str, ...]
+    bound_to: tuple[str, str] = ("", "")  # (workload, user) as the WAT says, for can_open
 
     @property
     def opens_text(self) -> str:
         return ", ".join(self.opens) if self.opens else NOTHING
+
+    def can_open(self, row: VaultRow) -> bool:
+        return row.kind != API_KEY_KIND and (row.workload, row.user) == self.bound_to
 
 
 def rows_of(vault: RawRows) -> list[VaultRow]:
@@ -96,7 +100,7 @@ def reach_of(label: str, wat: str, rows: list[VaultRow]) -> WatReach:
         for r in rows
         if r.kind != API_KEY_KIND and (r.workload, r.user) == (workload, user)
     )
-    return WatReach(label, workload, user or "(no user)", opens)
+    return WatReach(label, workload, user or "(no user)", opens, (workload, user))
 
 
 class VaultViewer:
@@ -166,11 +170,15 @@ class VaultViewer:
             return f"<p><i>{html.escape(str(stopped))}</i></p>"
         out = [f"<p><b>Token vault</b>: {len(rows)} record{'s' if len(rows) != 1 else ''}</p>"]
         if rows:
+            # Seen with one WAT, each record says whether that WAT opens it.
+            opener = reach[0] if only and reach else None
+            seen = [f"{only} opens it"] if opener else []
             out.append(
                 _html_table(
-                    ["provider", "ciphertext", "data key", "wrapped by", "workload", "user"],
+                    [*seen, "provider", "ciphertext", "data key", "wrapped by", "workload", "user"],
                     [
-                        [r.provider, r.ciphertext, r.wrapped_data_key, r.wrapped_by]
+                        (["yes" if opener.can_open(r) else "no"] if opener else [])
+                        + [r.provider, r.ciphertext, r.wrapped_data_key, r.wrapped_by]
                         + [r.workload or "-", r.user or "-"]
                         for r in rows
                     ],

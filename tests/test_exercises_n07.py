@@ -1,0 +1,217 @@
+"""Notebook 07's checkers: the lettered volume scenarios, and the hands-on pair reader,
+run against a volume the lab's Secrets Manager feeds while the operator swaps it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from helpers import aws, exercises
+from helpers.exercises import PAIR_KEYS, check_pair_reader, check_volume_reads
+from helpers.lab import Lab
+from helpers.secrets.volume import read_consistent, read_naive
+
+VOLUME_RIGHT = {1: "C", 2: "A", 3: "B", 4: "D", 5: "E", 6: "B"}
+JUNK = [42, 3.5, ["C", "A"], {"a": [1, {2: None}]}, (None,), object(), "CABDEB"]
+Reader = Callable[[Path, Callable[[], None]], object]
+
+
+# -- Exercise 1: what the app reads -----------------------------------------------------
+
+
+def test_volume_right_answers_pass_however_written() -> None:
+    assert check_volume_reads(VOLUME_RIGHT)
+    assert check_volume_reads({str(k): f" {v.lower()} " for k, v in VOLUME_RIGHT.items()})
+
+
+def test_volume_wrong_answers_name_the_scenarios() -> None:
+    wrong = check_volume_reads({**VOLUME_RIGHT, 1: "D", 4: "C"})
+    assert not wrong and "scenarios 1, 4 " in repr(wrong)
+    missing = check_volume_reads({k: v for k, v in VOLUME_RIGHT.items() if k != 6})
+    assert not missing and "scenario 6 " in repr(missing)
+
+
+@pytest.mark.parametrize("answer", [None, ...])
+def test_volume_placeholder_is_unanswered(answer: object) -> None:
+    assert check_volume_reads(answer) is exercises.UNANSWERED
+
+
+@pytest.mark.parametrize("answer", JUNK, ids=repr)
+def test_volume_malformed_answers_fail_without_raising(answer: object) -> None:
+    verdict = check_volume_reads(answer)
+    assert isinstance(verdict, exercises.Verdict) and not verdict
+    assert verdict is not exercises.UNANSWERED
+
+
+def test_volume_nested_junk_values_fail_without_raising() -> None:
+    verdict = check_volume_reads({1: ["C"], 2: {"A": 1}, 3: None})
+    assert not verdict and "scenarios 1, 2, 3," in repr(verdict)
+
+
+# -- Exercise 2: a reader that never tears ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store_lab() -> Iterator[Lab]:
+    lab = Lab(agentcore=True)
+    yield lab
+    lab.stop()
+
+
+def resolve_once(mount: Path, between: Callable[[], None]) -> dict[str, str]:
+    """The right reader: one version, resolved again when it vanished mid-read."""
+    for attempt in range(100):
+        version = mount / os.readlink(mount / "..data")
+        try:
+            client_id = (version / "client_id").read_text()
+            if attempt == 0:
+                between()
+            return {
+                "client_id": client_id,
+                "client_secret": (version / "client_secret").read_text(),
+            }
+        except FileNotFoundError:
+            continue
+    raise FileNotFoundError(mount)
+
+
+def between_every_attempt(mount: Path, between: Callable[[], None]) -> dict[str, str]:
+    """Right too: a between() called again on a retry must not swap again."""
+    while True:
+        version = mount / os.readlink(mount / "..data")
+        try:
+            client_id = (version / "client_id").read_text()
+            between()
+            return {
+                "client_id": client_id,
+                "client_secret": (version / "client_secret").read_text(),
+            }
+        except FileNotFoundError:
+            continue
+
+
+def no_retry(mount: Path, between: Callable[[], None]) -> dict[str, str]:
+    version = mount / os.readlink(mount / "..data")
+    client_id = (version / "client_id").read_text()
+    between()
+    return {"client_id": client_id, "client_secret": (version / "client_secret").read_text()}
+
+
+def secret_first_naive(mount: Path, between: Callable[[], None]) -> dict[str, str]:
+    client_secret = (mount / "client_secret").read_text()
+    between()
+    return {"client_id": (mount / "client_id").read_text(), "client_secret": client_secret}
+
+
+def between_last(mount: Path, between: Callable[[], None]) -> dict[str, str]:
+    values = {key: (mount / key).read_text() for key in PAIR_KEYS}
+    between()
+    return values
+
+
+def never_between(mount: Path, between: Callable[[], None]) -> dict[str, str]:
+    return {key: (mount / key).read_text() for key in PAIR_KEYS}
+
+
+def upper_cased(mount: Path, between: Callable[[], None]) -> dict[str, str]:
+    pair = resolve_once(mount, between)
+    return {**pair, "client_secret": pair["client_secret"].upper()}
+
+
+def guessed(mount: Path, between: Callable[[], None]) -> dict[str, str]:
+    between()
+    return {"client_id": "coach-v2", "client_secret": "secret-v2"}
+
+
+def test_the_pair_reader_is_a_hands_on_exercise() -> None:
+    assert check_pair_reader.hands_on is True
+
+
+@pytest.mark.parametrize(
+    "reader",
+    [resolve_once, between_every_attempt, lambda m, b: read_consistent(m, PAIR_KEYS, b)],
+    ids=["resolve_once", "between_every_attempt", "read_consistent"],
+)
+def test_a_reader_of_one_version_passes(store_lab: Lab, reader: Reader) -> None:
+    verdict = check_pair_reader(store_lab, reader)
+    assert verdict and "one version" in repr(verdict)
+
+
+@pytest.mark.parametrize(
+    ("reader", "named"),
+    [
+        (lambda m, b: read_naive(m, PAIR_KEYS, b), "client_secret was read through its top-level"),
+        (secret_first_naive, "client_id was read through its top-level"),
+        (no_retry, "raised FileNotFoundError"),
+        (between_last, "version 1 whole"),
+        (never_between, "never called between()"),
+        (upper_cased, "client_secret: not a value the volume held"),
+        (guessed, "client_id and client_secret: not a value the volume held"),
+    ],
+    ids=["naive", "secret_first", "no_retry", "between_last", "never_between", "upper", "guess"],
+)
+def test_a_wrong_reader_fails_with_what_is_wrong(
+    store_lab: Lab, reader: Reader, named: str
+) -> None:
+    verdict = check_pair_reader(store_lab, reader)
+    assert not verdict and named in repr(verdict), verdict
+
+
+def test_a_torn_read_says_which_versions(store_lab: Lab) -> None:
+    verdict = check_pair_reader(store_lab, lambda m, b: read_naive(m, PAIR_KEYS, b))
+    assert "client_id is from version 1, client_secret from version 2" in repr(verdict)
+
+
+@pytest.mark.parametrize(
+    ("reader", "named"),
+    [
+        (lambda mount: None, "raised TypeError"),
+        (lambda m, b: 1 / 0, "raised ZeroDivisionError"),
+        (lambda m, b: [b(), "client_id"], "return a dict of the two keys"),
+        (lambda m, b: {"client_id": b(), "extra": {"x": [1]}}, "return a dict of the two keys"),
+        (lambda m, b: {"client_id": [b()], "client_secret": {}}, "not a value the volume held"),
+        (lambda m, b: (b(), "garbage")[1], "return a dict of the two keys"),
+    ],
+    ids=["signature", "raises", "list", "wrong_keys", "junk_values", "garbage_string"],
+)
+def test_a_malformed_reader_fails_without_raising(
+    store_lab: Lab, reader: Reader, named: str
+) -> None:
+    verdict = check_pair_reader(store_lab, reader)
+    assert isinstance(verdict, exercises.Verdict) and not verdict
+    assert named in repr(verdict), verdict
+
+
+@pytest.mark.parametrize("answer", ["read_pair", 42, [resolve_once], {"read_pair": None}])
+def test_an_answer_that_is_no_function_is_explained(store_lab: Lab, answer: object) -> None:
+    verdict = check_pair_reader(store_lab, answer)
+    assert not verdict and "hand over your function itself" in repr(verdict)
+
+
+@pytest.mark.parametrize("answer", [None, ..., lambda m, b: None, lambda m, b: ...])
+def test_the_placeholder_is_unanswered(store_lab: Lab, answer: object) -> None:
+    assert check_pair_reader(store_lab, answer) is exercises.UNANSWERED
+
+
+def test_the_checker_leaves_no_secret_behind(store_lab: Lab) -> None:
+    sm = aws.client("secretsmanager", store_lab.agentcore.moto.url, aws.OPERATOR)
+    before = {s["Name"] for s in sm.list_secrets()["SecretList"]}
+    assert check_pair_reader(store_lab, resolve_once)
+    assert not check_pair_reader(store_lab, no_retry)
+    assert {s["Name"] for s in sm.list_secrets()["SecretList"]} == before
+
+
+def test_a_lab_without_secrets_manager_is_explained() -> None:
+    verdict = check_pair_reader(SimpleNamespace(agentcore=None), resolve_once)
+    assert not verdict and "agentcore=True" in repr(verdict)
+
+
+def test_a_stopped_lab_is_explained_not_raised() -> None:
+    lab = Lab(agentcore=True)
+    lab.stop()
+    verdict = check_pair_reader(lab, resolve_once)
+    assert not verdict and "did not answer" in repr(verdict)
