@@ -242,3 +242,42 @@ def test_signing_in_through_jupyters_proxy(jupyter: tuple[str, str], learner: Le
         # The issuer stays the internal one: the same iss everywhere tokens are checked.
         assert me.tokens["userinfo"]["sub"] == "user-1-alice"
         assert decode_unverified(me.tokens["access_token"])[1]["iss"] == lab.urls.issuer
+
+
+def test_consenting_through_jupyters_proxy(jupyter: tuple[str, str], learner: Learner) -> None:
+    """USER_FEDERATION on a hub: the consent link, the IdP's pages, AgentCore's callback and
+    the app's return page all reached through the proxy, and the session bound all the same."""
+    url, token = jupyter
+    with Lab(agentcore=True, horizon=Horizon(url)) as lab:
+        control = aws.client(
+            "bedrock-agentcore-control", lab.agentcore.identity.control_server.url, aws.OPERATOR
+        )
+        control.create_workload_identity(
+            name="fitness-agent",
+            allowedResourceOauth2ReturnUrls=[lab.urls.frontend + "/agentcore/return"],
+        )
+        control.create_oauth2_credential_provider(
+            name="lab-fitness-api",
+            credentialProviderVendor="CustomOauth2",
+            oauth2ProviderConfigInput={
+                "customOauth2ProviderConfig": {
+                    "oauthDiscovery": {"discoveryUrl": lab.urls.discovery},
+                    "clientId": "agentcore-outbound",
+                    "clientSecret": lab.client_secret("agentcore-outbound"),
+                }
+            },
+        )
+        browser = lab.browser()
+        browser.session.headers["Authorization"] = f"token {token}"  # the Jupyter login
+        learner.will(lambda link: browser.sign_in(link, *ALICE))
+        me = own_browser.sign_in(lab, interactive=True, timeout_s=30)
+        assert me is not None
+        started = start_consent(lab, me.tokens)
+        learner.will(lambda link: browser.sign_in(link, *ALICE))
+        outcome = own_browser.consent(lab, me, started, interactive=True, timeout_s=30)
+        assert outcome.startswith("COMPLETED"), outcome
+        assert all(hop.url.startswith(url + "proxy/") for hop in browser.history)
+        data_port = lab.agentcore.identity.data_server.port
+        assert any(
+            f"/proxy/{data_port}/identities/oauth2/callback" in hop.url for hop in browser.history
+        )
