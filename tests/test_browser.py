@@ -60,8 +60,10 @@ def chromium() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[object]:
+    # Module scope: Playwright's sync API keeps an event loop running in the main thread
+    # while it lives, and tests after this module call asyncio.run().
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

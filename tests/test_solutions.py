@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import exercises
-from helpers.lab import Lab, start_lab
+from helpers.lab import Lab
 
 ROOT = Path(__file__).parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.py"))
@@ -34,7 +34,8 @@ def solutions() -> list[tuple[str, Callable]]:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    lab = start_lab(agentcore=True, openbao=True)  # exported variables, as in a notebook
+    lab = Lab(agentcore=True, openbao=True)
+    lab.export_env()  # as start_lab does in a notebook, without stopping the shared lab
     yield lab
     lab.stop()
 
