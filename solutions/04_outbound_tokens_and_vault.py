@@ -3,11 +3,11 @@
 import os
 
 import boto3
-from botocore.exceptions import ClientError
 
 from helpers import aws
 from helpers.agentcore.lab_part import OUTBOUND_CLIENT_ID
 from helpers.exercises import Verdict, check_m2m_token, check_vault_key, check_vault_outcomes
+from helpers.exercises.prerequisites import oauth2_provider_ready
 from helpers.lab import Lab
 
 
@@ -23,39 +23,8 @@ def m2m_token(lab: Lab) -> Verdict:
     client is AgentCore's own (agentcore-outbound): AgentCore runs the client-credentials
     grant at the IdP with the secret it keeps, and hands back the token directly. The
     token's sub is that client: the fitness API answers for the app, not for a user."""
-    control = boto3.client("bedrock-agentcore-control")
     name = "lab-fitness-api"
-    provider = {
-        "oauthDiscovery": {"discoveryUrl": lab.urls.discovery},
-        "clientId": OUTBOUND_CLIENT_ID,
-        "clientSecret": lab.client_secret(OUTBOUND_CLIENT_ID),
-    }
-    setup = [  # what the notebook made before its exercises: (get, create, delete)
-        (
-            lambda: control.get_workload_identity(name="fitness-agent"),
-            lambda: control.create_workload_identity(name="fitness-agent"),
-            lambda: control.delete_workload_identity(name="fitness-agent"),
-        ),
-        (
-            lambda: control.get_oauth2_credential_provider(name=name),
-            lambda: control.create_oauth2_credential_provider(
-                name=name,
-                credentialProviderVendor="CustomOauth2",
-                oauth2ProviderConfigInput={"customOauth2ProviderConfig": provider},
-            ),
-            lambda: control.delete_oauth2_credential_provider(name=name),
-        ),
-    ]
-    made_here = []
-    for get, create, delete in setup:
-        try:
-            get()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-            create()
-            made_here.append(delete)
-    try:
+    with oauth2_provider_ready(lab, name, OUTBOUND_CLIENT_ID):
         data_plane = os.environ["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"]
         runtime = aws.client("bedrock-agentcore", data_plane, aws.AGENT_RUNTIME)
         wat = runtime.get_workload_access_token(workloadName="fitness-agent")
@@ -65,10 +34,7 @@ def m2m_token(lab: Lab) -> Verdict:
             scopes=["activities:read"],
             oauth2Flow="M2M",
         )
-        return check_m2m_token(lab, answer["accessToken"])
-    finally:
-        for delete in reversed(made_here):
-            delete()
+    return check_m2m_token(lab, answer["accessToken"])
 
 
 def vault_key(lab: Lab) -> Verdict:

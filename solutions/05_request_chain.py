@@ -2,9 +2,6 @@
 
 import os
 
-import boto3
-from botocore.exceptions import ClientError
-
 from helpers import aws
 from helpers.exercises import (
     AUDIT_CLAIMS,
@@ -13,6 +10,7 @@ from helpers.exercises import (
     check_chain_outcomes,
     check_exchanged_token,
 )
+from helpers.exercises.prerequisites import oauth2_provider_ready
 from helpers.lab import Lab
 
 
@@ -28,42 +26,11 @@ def exchanged_token(lab: Lab) -> Verdict:
     AgentCore Identity for ON_BEHALF_OF_TOKEN_EXCHANGE at the provider whose client is the
     coach's own, for audience fitness-api and scope activities:read. The IdP mints a token
     for that one audience, still Alice's (sub), with the coach as the actor (act)."""
-    control = boto3.client("bedrock-agentcore-control")
     name = "fitness-agent-obo"
-    provider = {
-        "oauthDiscovery": {"discoveryUrl": lab.urls.discovery},
-        "clientId": "fitness-agent",
-        "clientSecret": lab.client_secret("fitness-agent"),
-    }
-    setup = [  # what the notebook made before its exercises: (get, create, delete)
-        (
-            lambda: control.get_workload_identity(name="fitness-agent"),
-            lambda: control.create_workload_identity(name="fitness-agent"),
-            lambda: control.delete_workload_identity(name="fitness-agent"),
-        ),
-        (
-            lambda: control.get_oauth2_credential_provider(name=name),
-            lambda: control.create_oauth2_credential_provider(
-                name=name,
-                credentialProviderVendor="CustomOauth2",
-                oauth2ProviderConfigInput={"customOauth2ProviderConfig": provider},
-            ),
-            lambda: control.delete_oauth2_credential_provider(name=name),
-        ),
-    ]
-    made_here = []
-    for get, create, delete in setup:
-        try:
-            get()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-            create()
-            made_here.append(delete)
     alice = lab.browser()
     alice.sign_in(lab.urls.frontend + "/login", "alice", "alice-lab-password")
     alice_token = lab.frontend.session_tokens(alice.session.cookies["frontend_session"])
-    try:
+    with oauth2_provider_ready(lab, name, "fitness-agent"):
         data_plane = os.environ["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"]
         coach_role = aws.client("bedrock-agentcore", data_plane, aws.AGENT_RUNTIME)
         coach_wat = coach_role.get_workload_access_token_for_jwt(
@@ -76,10 +43,7 @@ def exchanged_token(lab: Lab) -> Verdict:
             scopes=["activities:read"],
             audiences=["fitness-api"],
         )
-        return check_exchanged_token(lab, answer["accessToken"])
-    finally:
-        for delete in reversed(made_here):
-            delete()
+    return check_exchanged_token(lab, answer["accessToken"])
 
 
 def act_chain(lab: Lab) -> Verdict:

@@ -93,25 +93,30 @@ def test_a_login_after_the_timeout_is_not_taken(lab: Lab, learner: Learner, caps
 @pytest.fixture(scope="module")
 def agentcore_lab() -> Iterator[Lab]:
     with Lab(agentcore=True) as lab:
-        control = aws.client(
-            "bedrock-agentcore-control", lab.agentcore.identity.control_server.url, aws.OPERATOR
-        )
-        return_page = lab.urls.frontend + "/agentcore/return"
-        control.create_workload_identity(
-            name="fitness-agent", allowedResourceOauth2ReturnUrls=[return_page]
-        )
-        control.create_oauth2_credential_provider(
-            name="lab-fitness-api",
-            credentialProviderVendor="CustomOauth2",
-            oauth2ProviderConfigInput={
-                "customOauth2ProviderConfig": {
-                    "oauthDiscovery": {"discoveryUrl": lab.urls.discovery},
-                    "clientId": "agentcore-outbound",
-                    "clientSecret": lab.client_secret("agentcore-outbound"),
-                }
-            },
-        )
+        register_coach(lab)
         yield lab
+
+
+def register_coach(lab: Lab) -> None:
+    """The coach's workload identity (returning to the app's page) and its provider."""
+    control = aws.client(
+        "bedrock-agentcore-control", lab.agentcore.identity.control_server.url, aws.OPERATOR
+    )
+    control.create_workload_identity(
+        name="fitness-agent",
+        allowedResourceOauth2ReturnUrls=[lab.urls.frontend + "/agentcore/return"],
+    )
+    control.create_oauth2_credential_provider(
+        name="lab-fitness-api",
+        credentialProviderVendor="CustomOauth2",
+        oauth2ProviderConfigInput={
+            "customOauth2ProviderConfig": {
+                "oauthDiscovery": {"discoveryUrl": lab.urls.discovery},
+                "clientId": "agentcore-outbound",
+                "clientSecret": lab.client_secret("agentcore-outbound"),
+            }
+        },
+    )
 
 
 def start_consent(lab: Lab, tokens: dict) -> dict:
@@ -249,24 +254,7 @@ def test_consenting_through_jupyters_proxy(jupyter: tuple[str, str], learner: Le
     the app's return page all reached through the proxy, and the session bound all the same."""
     url, token = jupyter
     with Lab(agentcore=True, horizon=Horizon(url)) as lab:
-        control = aws.client(
-            "bedrock-agentcore-control", lab.agentcore.identity.control_server.url, aws.OPERATOR
-        )
-        control.create_workload_identity(
-            name="fitness-agent",
-            allowedResourceOauth2ReturnUrls=[lab.urls.frontend + "/agentcore/return"],
-        )
-        control.create_oauth2_credential_provider(
-            name="lab-fitness-api",
-            credentialProviderVendor="CustomOauth2",
-            oauth2ProviderConfigInput={
-                "customOauth2ProviderConfig": {
-                    "oauthDiscovery": {"discoveryUrl": lab.urls.discovery},
-                    "clientId": "agentcore-outbound",
-                    "clientSecret": lab.client_secret("agentcore-outbound"),
-                }
-            },
-        )
+        register_coach(lab)
         browser = lab.browser()
         browser.session.headers["Authorization"] = f"token {token}"  # the Jupyter login
         learner.will(lambda link: browser.sign_in(link, *ALICE))

@@ -38,6 +38,15 @@ def verdict(ok: bool, praise: str, hint: str) -> Verdict:
     return Verdict(ok, f"✅ {praise}" if ok else f"❌ Not yet. Hint: {hint}")
 
 
+def judged(judge: Callable[..., Verdict], what: str, *args: object) -> Verdict:
+    """``judge(*args)``, or a one-line verdict if the lab could not judge: a checker
+    answers, it never raises."""
+    try:
+        return judge(*args)
+    except Exception as exc:
+        return verdict(False, "", f"the lab could not check this {what} ({type(exc).__name__}).")
+
+
 def unanswered(answer: object) -> bool:
     return answer is None or answer is Ellipsis
 

@@ -62,17 +62,23 @@ def check_wat_scenarios(answers: object) -> Verdict:
     )
 
 
-@hands_on
-def check_workload_identity(lab: Lab, arn: object) -> Verdict:
-    """03: create the workload identity nutrition-agent with one allowed return URL."""
-    if unanswered(arn):
+def _not_a_string_answer(lab: Lab, answer: object, what: str, where: str) -> Verdict | None:
+    """The verdict for an answer that cannot be judged yet; None when it can be."""
+    if unanswered(answer):
         return UNANSWERED
     if lab.agentcore is None:
         return verdict(False, "", _NEEDS_AGENTCORE)
-    if not isinstance(arn, str):
-        return verdict(
-            False, "", "give the ARN as a string: the 'workloadIdentityArn' of the response."
-        )
+    if not isinstance(answer, str):
+        return verdict(False, "", f"give {what} as a string: the {where}.")
+    return None
+
+
+@hands_on
+def check_workload_identity(lab: Lab, arn: object) -> Verdict:
+    """03: create the workload identity nutrition-agent with one allowed return URL."""
+    not_yet = _not_a_string_answer(lab, arn, "the ARN", "'workloadIdentityArn' of the response")
+    if not_yet is not None:
+        return not_yet
     directory = lab.agentcore.identity.directory
     try:
         created = directory.get("workload", _NEW_WORKLOAD)
@@ -106,14 +112,9 @@ def check_workload_identity(lab: Lab, arn: object) -> Verdict:
 @hands_on
 def check_bob_wat(lab: Lab, wat: object) -> Verdict:
     """03: get a WAT that binds fitness-agent to Bob, from Bob's access token (6a)."""
-    if unanswered(wat):
-        return UNANSWERED
-    if lab.agentcore is None:
-        return verdict(False, "", _NEEDS_AGENTCORE)
-    if not isinstance(wat, str):
-        return verdict(
-            False, "", "give the WAT as a string: the 'workloadAccessToken' of the answer."
-        )
+    not_yet = _not_a_string_answer(lab, wat, "the WAT", "'workloadAccessToken' of the answer")
+    if not_yet is not None:
+        return not_yet
     try:
         workload = lab.agentcore.identity.data.tokens.verify(wat)
     except Exception:  # AwsError for a bad signature or an expired WAT; junk of any shape

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import requests
@@ -10,7 +11,16 @@ import requests
 from .. import aws
 from ..jwks import FetchFailed
 from ..jwt_check import TokenRejected, decode_unverified
-from .base import UNANSWERED, Verdict, check_lettered, hands_on, show_lettered, unanswered, verdict
+from .base import (
+    UNANSWERED,
+    Verdict,
+    check_lettered,
+    hands_on,
+    judged,
+    show_lettered,
+    unanswered,
+    verdict,
+)
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -80,6 +90,19 @@ def token_form_hint(token: object, what: str) -> Verdict | None:
     return None
 
 
+def judged_token(
+    lab: Lab, token: object, form: str, judge: Callable[[Lab, str], Verdict]
+) -> Verdict:
+    """A token exercise's verdict: unanswered, not a token (``form`` says what is wanted),
+    or ``judge``'s."""
+    if unanswered(token):
+        return UNANSWERED
+    malformed = token_form_hint(token, form)
+    if malformed is not None:
+        return malformed
+    return judged(judge, "token", lab, token)
+
+
 def fitness_api_refusal(lab: Lab, token: str) -> str | None:
     """Why the fitness API would refuse ``token`` for GET activities, or None if it takes it.
 
@@ -102,15 +125,7 @@ _M2M_FORM = "the string in the accessToken field of GetResourceOauth2Token's ans
 @hands_on
 def check_m2m_token(lab: Lab, token: object) -> Verdict:
     """04: get an M2M token through the credential provider with the agent's own WAT."""
-    if unanswered(token):
-        return UNANSWERED
-    malformed = token_form_hint(token, _M2M_FORM)
-    if malformed is not None:
-        return malformed
-    try:
-        return _judge_m2m_token(lab, token)
-    except Exception as exc:  # a checker answers, it never raises
-        return verdict(False, "", f"the lab could not check this token ({type(exc).__name__}).")
+    return judged_token(lab, token, _M2M_FORM, _judge_m2m_token)
 
 
 def _judge_m2m_token(lab: Lab, token: str) -> Verdict:
@@ -159,11 +174,7 @@ def check_vault_key(lab: Lab, key_arn: object) -> Verdict:
             "hand over the new key's ARN as a string, arn:aws:kms:<region>:<account>:key/<id>"
             " (create_key answers it in KeyMetadata['Arn']), not a key id, an alias or a dict.",
         )
-    key_arn = key_arn.strip()
-    try:
-        return _judge_vault_key(lab, key_arn)
-    except Exception as exc:  # a checker answers, it never raises
-        return verdict(False, "", f"the lab could not check this key ({type(exc).__name__}).")
+    return judged(_judge_vault_key, "key", lab, key_arn.strip())
 
 
 def _judge_vault_key(lab: Lab, key_arn: str) -> Verdict:

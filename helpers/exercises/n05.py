@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..jwt_check import decode_unverified
 from .base import UNANSWERED, Verdict, check_lettered, hands_on, show_lettered, unanswered, verdict
-from .n04 import fitness_api_refusal, token_form_hint
+from .n04 import fitness_api_refusal, judged_token
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -68,15 +68,7 @@ _EXCHANGE_FORM = "the string in the accessToken field of the exchange's answer"
 @hands_on
 def check_exchanged_token(lab: Lab, token: object) -> Verdict:
     """05: exchange Alice's token, as the coach, for one the fitness API takes."""
-    if unanswered(token):
-        return UNANSWERED
-    malformed = token_form_hint(token, _EXCHANGE_FORM)
-    if malformed is not None:
-        return malformed
-    try:
-        return _judge_exchanged_token(lab, token)
-    except Exception as exc:  # a checker answers, it never raises
-        return verdict(False, "", f"the lab could not check this token ({type(exc).__name__}).")
+    return judged_token(lab, token, _EXCHANGE_FORM, _judge_exchanged_token)
 
 
 def _judge_exchanged_token(lab: Lab, token: str) -> Verdict:
