@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 # The only variables a child inherits from the lab's own process: what an interpreter
 # needs to start, never a credential. Everything else it gets is passed on purpose.
@@ -14,6 +16,20 @@ INHERITED = ("PATH", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "SYSTEMROOT", "TMPDIR"
 def child_env(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` plus the interpreter basics of :data:`INHERITED`, and nothing else."""
     return {k: os.environ[k] for k in INHERITED if k in os.environ} | dict(env)
+
+
+def spawn(args: Sequence[str], **popen: Any) -> subprocess.Popen:
+    """``subprocess.Popen(args, **popen)``, with the child reaped the moment it exits,
+    whoever ended it.
+
+    At shutdown ipykernel signals the kernel's children and waits until none is left; a
+    child that exited but was not waited for is still a zombie child, so the kernel waited
+    its full schedule and was then killed by Jupyter before the lab could stop (and clean
+    up) at exit.
+    """
+    proc = subprocess.Popen(args, **popen)
+    threading.Thread(target=proc.wait, name=f"reaper-{proc.pid}", daemon=True).start()
+    return proc
 
 
 def reap(proc: subprocess.Popen, *, grace_s: float = 5.0, terminate: bool = True) -> None:

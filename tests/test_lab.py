@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -222,3 +223,30 @@ def test_key_rotation_without_the_old_key_retires_old_tokens() -> None:
             resp.status_code == 401 and 'error="invalid_token"' in resp.headers["WWW-Authenticate"]
         )
         assert _invoke_agent(lab, _signed_in_tokens(lab)["access_token"]).status_code == 200
+
+
+def test_a_kernel_shut_down_by_jupyter_stops_its_lab_and_its_agents() -> None:
+    """Jupyter shuts a kernel down by asking; ipykernel then signals the kernel's children
+    and waits until none is left. An agent it ended must be reaped at once, or the kernel
+    waits out its schedule, Jupyter terminates it, and the lab never stops at exit."""
+    import nbformat
+    import psutil
+    from nbclient import NotebookClient
+
+    cell = nbformat.v4.new_code_cell(
+        textwrap.dedent("""\
+            import json, os
+            from helpers import start_lab
+            lab = start_lab(agentcore=True)
+            lab.agentcore.deploy_coach(activities_url=lab.urls.fitness_api, authorizer="IAM")
+            agent = lab.agentcore.agents[0]._proc.pid
+            print(json.dumps([os.getpid(), agent, str(lab.agentcore.state_dir)]))
+        """)
+    )
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    client = NotebookClient(notebook, timeout=60, kernel_name="python3")
+    with client.setup_kernel():
+        client.execute_cell(cell, 0)
+    kernel, agent, state_dir = json.loads(cell.outputs[0]["text"])
+    assert not psutil.pid_exists(kernel) and not psutil.pid_exists(agent)
+    assert not os.path.exists(state_dir)  # removed by the lab's stop at exit

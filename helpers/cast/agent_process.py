@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..processes import child_env, reap
+from ..processes import child_env, reap, spawn
 from ..serving import LOOPBACK, Listening
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class AgentProcess(Listening):
         # DOCKER_CONTAINER: the SDK must never fall back to local-dev mode.
         environment = child_env({**env, "DOCKER_CONTAINER": "1"})
         self._log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
-        self._proc = subprocess.Popen(
+        self._proc = spawn(
             [sys.executable, "-m", __name__, kind],
             env=environment,
             stdout=subprocess.PIPE,

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..masking import mask
-from ..processes import child_env, reap
+from ..processes import child_env, reap, spawn
 from .deploy_time import (
     LOG_REDACTION_VAR,
     PLAIN_VAR,
@@ -202,7 +202,7 @@ class DeployedAgent:
 def deploy(env: Mapping[str, str], ready_s: float = 30.0) -> DeployedAgent:
     """Start an agent with ``env`` and wait until it has loaded its key."""
     log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the agent
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", __name__],
         env=child_env(env),
         stdin=subprocess.PIPE,

