@@ -10,6 +10,8 @@
 - AgentCore Identity calls through boto3 (GetWorkloadAccessTokenForUserId,
   GetResourceApiKey) against moto's Secrets Manager GetSecretValue, the call an agent
   would otherwise make for the same secret;
+- a Secrets Manager GetSecretValue through the lab's moto (``aws.MotoApp``) against the
+  same call through moto's stock dispatcher, each on its own werkzeug server;
 - our secret cache against aws-secretsmanager-caching (``bench/cache.py``).
 
 Figures are medians; ratios say how much the lab adds to what any server or notebook
@@ -96,6 +98,30 @@ def agentcore_calls(repeat: int) -> None:
             print(row(name, seconds, moto, "≤ 1.0× GetSecretValue " + mark(seconds <= moto)))
 
 
+def moto_calls(repeat: int) -> None:
+    """The lab's moto dispatcher beside moto's own, same server, client and call."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    ours = aws.MotoApp()
+    stock = DomainDispatcherApplication(create_backend_app)
+    servers = [BackgroundServer(f"bench-moto-{n}") for n in ("lab", "stock")]
+    try:
+        timings = []
+        for server, app in zip(servers, (ours, stock), strict=True):
+            server.start(app)
+            client = aws.client("secretsmanager", server.url, aws.OPERATOR)
+            name = f"bench-{server.name}"
+            client.create_secret(Name=name, SecretString="k" * 32)
+            call = lambda: client.get_secret_value(SecretId=name)  # noqa: E731, B023
+            median_seconds(call, 20)  # warm
+            timings.append(median_seconds(call, repeat))
+        print(row("GetSecretValue, lab's moto", *timings, "vs moto's own dispatcher"))
+    finally:
+        for server in servers:
+            server.stop()
+        ours.close()
+
+
 def mark(met: bool) -> str:
     return "✓" if met else "✗"
 
@@ -120,6 +146,7 @@ def main() -> None:
     print(row("lab start-up → ready", lab_start, bare_start, "< 1 s " + mark(lab_start < 1)))
     print(row("lab stop", lab_stop, bare_stop))
 
+    moto_calls(args.repeat * 60)
     agentcore_calls(args.repeat * 60)
     compare_caches(args.repeat)
     print()
