@@ -16,7 +16,7 @@ import requests
 from botocore.exceptions import ClientError
 from matplotlib.figure import Figure
 
-from helpers.secrets.herd import STRATEGIES, HerdResult, plot_herd, run_herd
+from helpers.secrets.herd import STRATEGIES, HerdResult, plot_herd, run_herd, sweep
 from helpers.secrets.throttled_backend import (
     ThrottledSecretsManager,
     TokenBucket,
@@ -174,6 +174,18 @@ def test_a_cache_per_host_makes_one_cold_call_per_host(
 ) -> None:
     result = run_herd(12, "ours", herd_backend, hosts=3)
     assert (result.backend_calls, result.errors) == (3, 0)
+
+
+def test_a_sweep_on_a_fresh_backend_makes_the_secret_for_all_its_runs() -> None:
+    with ThrottledSecretsManager(rate=1000, burst=100) as backend:
+        results = sweep(backend, (3, 5), ["ours", "no cache"])
+    summary = [(r.n_agents, r.strategy, r.backend_calls, r.errors) for r in results]
+    assert summary == [
+        (3, "ours", 1, 0),
+        (3, "no cache", 3, 0),
+        (5, "ours", 1, 0),
+        (5, "no cache", 5, 0),
+    ]
 
 
 def test_progress_counts_every_agent_once(herd_backend: ThrottledSecretsManager) -> None:
