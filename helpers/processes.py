@@ -1,11 +1,15 @@
-"""Stopping the lab's child processes (agents, OpenBao) without leaving any behind."""
+"""Stopping the lab's child processes (agents, OpenBao) without leaving any behind, nor
+the state directories a lab keeps while it runs."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 # The only variables a child inherits from the lab's own process: what an interpreter
@@ -44,3 +48,39 @@ def reap(proc: subprocess.Popen, *, grace_s: float = 5.0, terminate: bool = True
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+STATE_PREFIX = "agent-identity-lab-"
+
+
+def state_dir(kind: str) -> Path:
+    """A private directory for one lab part's state, named after this process.
+
+    A lab removes its directories when it stops, but a process can be killed first: nbval
+    kills each notebook's kernel outright. So every new one first removes those of
+    processes that are gone (a vault, a WAT signing key, logs have no business outliving
+    their lab).
+    """
+    remove_orphaned_state()
+    return Path(tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{kind}-{os.getpid()}-"))
+
+
+def remove_orphaned_state() -> None:
+    """Remove this user's state directories whose process no longer runs."""
+    for path in Path(tempfile.gettempdir()).glob(f"{STATE_PREFIX}*-*-*"):
+        pid = path.name.removeprefix(STATE_PREFIX).split("-")[1]
+        try:
+            mine = path.stat().st_uid == os.getuid()
+        except OSError:
+            continue  # removed meanwhile
+        if mine and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    import psutil
+
+    try:  # a zombie was killed already; only its parent has not waited for it yet
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

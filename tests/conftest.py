@@ -361,3 +361,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> objec
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """nbval kills each notebook's kernel outright, so the last labs never stop: remove
+    the state they left, as the next lab would."""
+    from helpers import processes
+
+    processes.remove_orphaned_state()

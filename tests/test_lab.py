@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import boto3
@@ -250,3 +253,24 @@ def test_a_kernel_shut_down_by_jupyter_stops_its_lab_and_its_agents() -> None:
     kernel, agent, state_dir = json.loads(cell.outputs[0]["text"])
     assert not psutil.pid_exists(kernel) and not psutil.pid_exists(agent)
     assert not os.path.exists(state_dir)  # removed by the lab's stop at exit
+
+
+def test_state_left_by_a_killed_process_is_removed_by_the_next_lab() -> None:
+    """nbval kills a notebook's kernel outright: its lab never stops, its state directory
+    (vault, WAT key, logs) stays. The next lab part to make one removes it, and only it."""
+    from helpers import processes
+
+    code = "import os; print(os.getpid())"
+    gone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    dead_pid = int(gone.stdout)
+    orphan = Path(tempfile.mkdtemp(prefix=f"{processes.STATE_PREFIX}agentcore-{dead_pid}-"))
+    (orphan / "wat-key.pem").write_text("a key nobody will stop")
+    alive = Path(tempfile.mkdtemp(prefix=f"{processes.STATE_PREFIX}agentcore-{os.getpid()}-"))
+    fresh = processes.state_dir("openbao")
+    try:
+        assert not orphan.exists()
+        assert alive.is_dir() and fresh.is_dir()
+        assert fresh.name.startswith(f"{processes.STATE_PREFIX}openbao-{os.getpid()}-")
+    finally:
+        shutil.rmtree(alive)
+        shutil.rmtree(fresh)

@@ -4,13 +4,12 @@ wired to the lab's identity provider."""
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
 from botocore.loaders import Loader
 
-from .. import aws
+from .. import aws, processes
 from ..cast import audiences
 from ..cast.agent_process import AgentProcess
 from ..clock import LabClock
@@ -42,7 +41,7 @@ class AgentCorePart:
         horizon: Horizon | None = None,
     ) -> None:
         self._owns_state = state_dir is None
-        self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="agent-identity-lab-"))
+        self.state_dir = Path(state_dir) if state_dir else processes.state_dir("agentcore")
         self.clock, self.discovery_url, self.idp_store = clock, discovery_url, idp_store
         self.loader, self.horizon = loader, horizon or Horizon()
         self.moto = aws.MotoServer().start()

@@ -4,9 +4,8 @@ logs in with its own token instead of a static "secret zero"."""
 from __future__ import annotations
 
 import shutil
-import tempfile
-from pathlib import Path
 
+from .. import processes
 from .openbao import OpenBaoServer, configure_jwt_auth
 
 AGENT_ROLE = "agent"
@@ -16,7 +15,7 @@ AGENT_PATHS = ["secret/data/fitness/*"]
 
 class OpenBaoPart:
     def __init__(self, discovery_url: str) -> None:
-        self.state_dir = Path(tempfile.mkdtemp(prefix="agent-identity-lab-openbao-"))
+        self.state_dir = processes.state_dir("openbao")
         self.server = OpenBaoServer(self.state_dir)
         configure_jwt_auth(
             self.server,
