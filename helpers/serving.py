@@ -128,11 +128,19 @@ class BackgroundServer(Listening):
         # A handler class of this server's own: the refusal is per service.
         handler = type("Handler", (_QuietHandler,), {"refusal": staticmethod(refusal)})
         # Bind before the app exists: apps need each other's URLs (redirect URIs, issuer).
-        self._server: BaseWSGIServer = make_server(
-            LOOPBACK, port, self._dispatch, threaded=True, request_handler=handler
-        )
+        # We bind, not werkzeug: it answers a taken port with sys.exit(1), and a caller
+        # asking for a remembered port needs an OSError to fall back on.
+        with socket.create_server((LOOPBACK, port)) as listener:
+            self._server: BaseWSGIServer = make_server(
+                LOOPBACK,
+                port,
+                self._dispatch,
+                threaded=True,
+                request_handler=handler,
+                fd=listener.fileno(),
+            )
         self._server.daemon_threads = True
-        self.port: int = self._server.server_port
+        self.port: int = self._server.port
         self.url = f"http://{LOOPBACK}:{self.port}"
         # A short poll interval: stop() waits for the serve loop to notice, and a notebook
         # re-running its start cell should not wait half a second per service.

@@ -106,6 +106,27 @@ def test_a_rerun_start_cell_keeps_the_sdk_working() -> None:
     assert out.stdout.strip().endswith("rerun")
 
 
+def test_a_remembered_port_taken_meanwhile_gives_the_emulator_other_ports() -> None:
+    # Between two start cells any program may take a port the first lab had.
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        control = probe.getsockname()[1]
+    with socket.create_server(("127.0.0.1", 0)) as squatter:
+        taken = squatter.getsockname()[1]
+        with Lab(agentcore=True, agentcore_ports=(control, taken)) as lab:
+            assert taken not in lab.agentcore_ports
+            env = lab.env()
+            control_plane = boto3.client(
+                "bedrock-agentcore-control",
+                endpoint_url=env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL"],
+                region_name=env["AWS_REGION"],
+                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            )
+            assert control_plane.create_workload_identity(name="moved")["name"] == "moved"
+            # The control port bound before the data port failed is not held by anyone.
+            assert not _port_open(f"http://127.0.0.1:{control}")
+
+
 def test_lab_clock_fast_forwards_and_never_goes_back() -> None:
     clock = LabClock()
     start = clock.now()

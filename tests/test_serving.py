@@ -92,6 +92,13 @@ def test_url_is_known_before_start_and_stop_without_start_frees_the_port() -> No
     assert threads_left(threads_before) == []
 
 
+@pytest.mark.parametrize("server_class", [BackgroundServer, BackgroundAsgiServer])
+def test_a_taken_port_is_an_oserror_the_caller_can_handle(server_class: type) -> None:
+    # werkzeug on its own prints "Port ... is in use" and exits the whole process.
+    with socket.create_server((LOOPBACK, 0)) as squatter, pytest.raises(OSError):
+        server_class("late", squatter.getsockname()[1])
+
+
 def test_wait_ready_names_the_service_when_it_never_answers() -> None:
     server = BackgroundAsgiServer("silent")
     try:

@@ -41,7 +41,11 @@ class AgentCoreIdentity:
         horizon: Horizon | None = None,
     ) -> None:
         self.control_server = BackgroundServer("agentcore-control", ports[0], aws_refusal)
-        self.data_server = BackgroundServer("agentcore-data", ports[1], aws_refusal)
+        try:
+            self.data_server = BackgroundServer("agentcore-data", ports[1], aws_refusal)
+        except OSError:  # the caller may retry on other ports: free this one now
+            self.control_server.stop()
+            raise
         callback_url = self.data_server.url + CALLBACK_PATH
         # The service's own identity towards KMS and Secrets Manager.
         self.directory = Directory(state_dir / "agentcore-directory.sqlite3", clock, account_id)
