@@ -1,18 +1,24 @@
-"""``python -m helpers serve``: run the lab in a terminal for clients outside Jupyter.
+"""The lab from a terminal.
 
-Prints one ``export NAME=value`` line per endpoint variable (eval-able in a shell), then
-serves until Ctrl-C.
+``python -m helpers serve`` runs the lab for clients outside Jupyter: it prints one
+``export NAME=value`` line per endpoint variable (eval-able in a shell), then serves until
+Ctrl-C. ``python -m helpers preflight`` starts one learner's whole lab, checks every
+service's health, prints the start time and memory, and stops it: a trainer's check of a
+machine before a class.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
 import threading
+import time
 
 from .lab import start_lab
+from .processes import tree_rss_mib
 
 
 def serve(agentcore: bool) -> int:
@@ -33,15 +39,41 @@ def serve(agentcore: bool) -> int:
     return 0
 
 
+def preflight() -> int:
+    began = time.perf_counter()
+    lab = start_lab(agentcore=True, openbao=True)
+    took = time.perf_counter() - began
+    try:
+        health = lab.health()
+        mib = tree_rss_mib(os.getpid())
+    finally:
+        lab.stop()
+    for name, said in health.items():
+        print(f"  {name:<18} {said}")
+    print(f"one learner's lab: ready in {took:.2f} s, {mib:.0f} MiB (before any notebook runs)")
+    failing = [name for name, said in health.items() if said != "ok"]
+    if failing:
+        print(f"preflight failed: {', '.join(failing)} did not answer its health check")
+        return 1
+    print("preflight passed")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
-    parser.add_argument("command", choices=["serve"], help="serve: run the lab until Ctrl-C")
+    parser.add_argument(
+        "command",
+        choices=["serve", "preflight"],
+        help="serve: run the lab until Ctrl-C; preflight: start, check and stop one lab",
+    )
     parser.add_argument(
         "--no-agentcore",
         action="store_true",
         help="only the identity provider and the cast (no AWS emulation)",
     )
     args = parser.parse_args(argv)
+    if args.command == "preflight":
+        return preflight()
     return serve(agentcore=not args.no_agentcore)
 
 

@@ -199,11 +199,18 @@ class Lab:
         return time.perf_counter() - began
 
     def health(self) -> dict[str, str]:
-        """Each service's own answer at /healthz (or why it gave none)."""
+        """Each service's own answer to its health check (or why it gave none)."""
+        checks = {name: f"{server.url}/healthz" for name, server in self._servers.items()}
+        if self.agentcore:
+            identity = self.agentcore.identity
+            checks["agentcore-control"] = f"{identity.control_server.url}/healthz"
+            checks["agentcore-data"] = f"{identity.data_server.url}/healthz"
+        if self.openbao:
+            checks["openbao"] = f"{self.openbao.server.url}/v1/sys/health"
         report = {}
-        for name, server in self._servers.items():
+        for name, url in checks.items():
             try:
-                resp = requests.get(f"{server.url}/healthz", timeout=2)
+                resp = requests.get(url, timeout=2)
                 report[name] = "ok" if resp.ok else f"HTTP {resp.status_code}"
             except requests.RequestException as exc:
                 report[name] = f"down ({type(exc).__name__})"

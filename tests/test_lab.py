@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -196,6 +197,30 @@ def test_serve_rejects_unknown_command() -> None:
         [sys.executable, "-m", "helpers", "launch"], capture_output=True, text=True, timeout=30
     )
     assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_preflight_checks_every_service_of_a_learners_lab_and_stops_it() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "helpers", "preflight"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    checked = dict(line.split() for line in out.stdout.splitlines() if line.startswith("  "))
+    services = ["idp", "frontend", "agent", "fitness_api", "agentcore-control", "openbao"]
+    assert set(services) <= set(checked) and set(checked.values()) == {"ok"}
+    assert re.search(r"ready in \d+\.\d\d s, \d+ MiB", out.stdout)
+    assert out.stdout.rstrip().endswith("preflight passed")
+
+
+def test_health_names_every_service_and_says_which_is_down() -> None:
+    lab = Lab(agentcore=True, openbao=True)
+    try:
+        lab.openbao.server.stop()
+        health = lab.health()
+    finally:
+        lab.stop()
+    assert health.pop("openbao").startswith("down")
+    assert set(health) >= {"agentcore-control", "agentcore-data"}
+    assert set(health.values()) == {"ok"}
 
 
 def test_frontend_refuses_to_start_without_its_secret() -> None:
