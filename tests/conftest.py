@@ -8,8 +8,10 @@ into the code under test except the levers the lab exposes (clock, store, keys).
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -56,6 +58,33 @@ def lab() -> Iterator[Lab]:
 def browser(lab: Lab) -> Callable[[], ScriptedBrowser]:
     """A factory: every call is a new browser with an empty cookie jar."""
     return lab.browser
+
+
+# -- a real Chromium, for the tests that drive JupyterLab (tests/jupyterlab_ui.py) ------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Debian's chromium is missing: .ci/run installs it with apt-get")
+        pytest.skip("no chromium here (apt-get install chromium); CI runs these tests")
+    return found
+
+
+@pytest.fixture(scope="module")
+def chromium_browser(chromium: str) -> Iterator[object]:
+    # Module scope: Playwright's sync API keeps an event loop running in the main thread
+    # while it lives, and tests after this module call asyncio.run().
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # Chromium's sandbox needs a non-root user: CI runs as root.
+        args = ["--no-sandbox"] if os.geteuid() == 0 else []
+        launched = playwright.chromium.launch(executable_path=chromium, args=args)
+        yield launched
+        launched.close()
 
 
 # -- the authorization request, built the way a client builds it ---------------------
