@@ -4,6 +4,8 @@
     python3 course.py lab [jupyter args...]   open the course in JupyterLab (127.0.0.1)
     python3 course.py test [pytest args...]   run the test suite (.py tests + notebooks via nbval)
     python3 course.py execute [notebook...]   re-run notebooks top to bottom and save their outputs
+    python3 course.py hub [jupyterhub args...] run a class on JupyterHub (classroom/README.md)
+    python3 course.py preflight               start one learner's lab: health, start time, memory
     python3 course.py lock                    regenerate requirements.txt and environment.yml
                                               from the direct pins in pyproject.toml
 
@@ -18,6 +20,7 @@ instead of a SyntaxError.
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 
@@ -43,6 +46,12 @@ STAMP = os.path.join(VENV, ".course-stamp")
 INSTALL_LOG = os.path.join(VENV, "course-install.log")
 LOCK_INPUTS = ("requirements.txt", "pyproject.toml")
 RECIPE = "1"  # bump when the install steps below change, to force a reinstall
+# JupyterHub's proxy (configurable-http-proxy) comes from npm, pinned by its lock file.
+CLASSROOM = "classroom"
+HUB_CONFIG = os.path.join(CLASSROOM, "jupyterhub_config.py")
+NODE_LOCK = os.path.join(CLASSROOM, "package-lock.json")
+NODE_STAMP = os.path.join(CLASSROOM, "node_modules", ".course-stamp")
+NODE_LOG = os.path.join(VENV, "npm-install.log")
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -172,6 +181,34 @@ def ensure_venv():
     return 0
 
 
+def ensure_hub_proxy():
+    """Install classroom/package-lock.json (JupyterHub's proxy) with npm. Return 0 or rc."""
+    with open(NODE_LOCK, "rb") as f:
+        stamp = hashlib.sha256(f.read()).hexdigest()
+    try:
+        with open(NODE_STAMP, encoding="utf-8") as f:
+            if f.read().strip() == stamp:
+                return 0
+    except OSError:
+        pass
+    npm = shutil.which("npm")
+    if npm is None:
+        sys.stderr.write(
+            "error: JupyterHub's proxy needs Node.js and npm (e.g.  sudo apt install npm)\n"
+        )
+        return 1
+    say("installing JupyterHub's proxy (configurable-http-proxy, from npm)...")
+    with open(NODE_LOG, "w", encoding="utf-8") as log:
+        cmd = [npm, "ci", "--prefix", CLASSROOM, "--no-audit", "--no-fund"]
+        rc = run_logged(cmd, log)
+    if rc != 0:
+        sys.stderr.write(f"error: npm failed (exit {rc}); see {NODE_LOG}\n")
+        return rc
+    with open(NODE_STAMP, "w", encoding="utf-8") as f:
+        f.write(stamp + "\n")
+    return 0
+
+
 def run_final(cmd):
     """Hand over to cmd: exec it on POSIX (its exit code becomes ours), else wait for it."""
     sys.stdout.flush()
@@ -195,6 +232,8 @@ def cmd_test(extra):
     rc = ensure_venv()
     if rc != 0:
         return rc
+    if ensure_hub_proxy() != 0:  # the hub tests then say what is missing
+        say("note: without JupyterHub's proxy the hub tests cannot run")
     return run_final([venv_bin("python"), "-m", "pytest"] + test_args() + list(extra))
 
 
@@ -226,6 +265,26 @@ def cmd_lab(extra):
     if rc != 0:
         return rc
     return run_final([venv_bin("jupyter"), "lab"] + lab_args(extra))
+
+
+def cmd_hub(extra):
+    if len(os.environ.get("CLASS_PASSWORD", "")) < 8:
+        sys.stderr.write(
+            "error: set the class password first (8 characters or more), e.g.\n"
+            "    CLASS_PASSWORD='pick-one-for-today' python3 course.py hub\n"
+        )
+        return 2
+    rc = ensure_venv() or ensure_hub_proxy()
+    if rc != 0:
+        return rc
+    return run_final([venv_bin("jupyterhub"), "-f", HUB_CONFIG] + list(extra))
+
+
+def cmd_preflight(extra):
+    rc = ensure_venv()
+    if rc != 0:
+        return rc
+    return run_final([venv_bin("python"), "-m", "helpers", "preflight"] + list(extra))
 
 
 def cmd_execute(extra):
@@ -297,7 +356,14 @@ def cmd_lock(extra):
     return 0
 
 
-COMMANDS = {"lab": cmd_lab, "test": cmd_test, "execute": cmd_execute, "lock": cmd_lock}
+COMMANDS = {
+    "lab": cmd_lab,
+    "test": cmd_test,
+    "hub": cmd_hub,
+    "preflight": cmd_preflight,
+    "execute": cmd_execute,
+    "lock": cmd_lock,
+}
 
 
 def main(argv=None):
@@ -311,9 +377,7 @@ def main(argv=None):
         return 0 if argv else 2
     command = COMMANDS.get(argv[0])
     if command is None:
-        sys.stderr.write(
-            f"error: unknown command {argv[0]!r}; use one of: lab, test, execute, lock\n"
-        )
+        sys.stderr.write(f"error: unknown command {argv[0]!r}; use one of: {', '.join(COMMANDS)}\n")
         return 2
     os.chdir(ROOT)
     try:
