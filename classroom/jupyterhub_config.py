@@ -49,6 +49,9 @@ if len(password) < 8:
 
 STATE.mkdir(parents=True, exist_ok=True)
 c.JupyterHub.bind_url = f"http://127.0.0.1:{PORT}"
+# Each learner's server learns its own public URL from it (JUPYTERHUB_PUBLIC_URL), and the
+# lab sends the learner's browser through that server's proxy (helpers.horizon).
+c.JupyterHub.public_url = PUBLIC_URL
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = PORT + 1
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{PORT + 2}"
@@ -74,11 +77,7 @@ c.Spawner.args = [
     "--FileContentsManager.preferred_dir=notebooks",
 ]
 c.Spawner.http_timeout = 60  # twenty servers starting at once on two cores take a while
-c.Spawner.environment = {
-    "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
-    # The learner's browser reaches the lab's pages through their server's proxy.
-    "LAB_JUPYTER_URL": lambda spawner: PUBLIC_URL.rstrip("/") + spawner.user.url,
-}
+c.Spawner.environment = {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}"}
 
 AS_ROOT = os.geteuid() == 0
 if AS_ROOT:

@@ -29,6 +29,9 @@ PROXY_PREFIX_HEADER = "X-Forwarded-Prefix"
 # The Jupyter server's URL as the learner's browser sees it, e.g. http://127.0.0.1:8888/
 # or https://class.example.org/user/alice/. Unset: the browser reaches the lab directly.
 JUPYTER_URL_VAR = "LAB_JUPYTER_URL"
+# What JupyterHub tells a learner's server about itself when the hub knows its public URL
+# (JupyterHub.public_url): the same value, so a hub needs no setting of ours.
+HUB_PUBLIC_URL_VAR = "JUPYTERHUB_PUBLIC_URL"
 
 
 def via_proxy(headers: Mapping[str, str]) -> bool:
@@ -45,8 +48,10 @@ class Horizon:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Horizon:
         """The proxy horizon when the environment names the Jupyter server's public URL
-        (:data:`JUPYTER_URL_VAR`), else direct."""
-        url = (os.environ if env is None else env).get(JUPYTER_URL_VAR, "").strip()
+        (:data:`JUPYTER_URL_VAR`, else JupyterHub's :data:`HUB_PUBLIC_URL_VAR`), else
+        direct."""
+        env = os.environ if env is None else env
+        url = env.get(JUPYTER_URL_VAR, "").strip() or env.get(HUB_PUBLIC_URL_VAR, "").strip()
         return cls(url or None)
 
     @property

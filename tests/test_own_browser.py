@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from helpers import aws
-from helpers.horizon import JUPYTER_URL_VAR, Horizon
+from helpers.horizon import HUB_PUBLIC_URL_VAR, JUPYTER_URL_VAR, Horizon
 from helpers.jwt_check import decode_unverified
 from helpers.lab import Lab
 from helpers.widgets import own_browser
@@ -223,6 +223,14 @@ def test_the_horizon_reads_jupyters_public_url_from_the_environment() -> None:
         "http://127.0.0.1:1/authorize?redirect_uri=http%3A%2F%2F127.0.0.1%3A2%2Fcb"
     )
     assert "redirect_uri=https%3A%2F%2Fhub.example%2Fuser%2Falice%2Fproxy%2F2%2Fcb" in link
+
+
+def test_on_a_hub_the_horizon_is_the_public_url_jupyterhub_gives_the_server() -> None:
+    hub = {HUB_PUBLIC_URL_VAR: "https://class.example/user/ada/"}
+    assert Horizon.from_env(hub).jupyter_url == "https://class.example/user/ada/"
+    # Set by the learner or trainer, LAB_JUPYTER_URL wins (a tunnel, another proxy).
+    chosen = {**hub, JUPYTER_URL_VAR: "http://127.0.0.1:9999/"}
+    assert Horizon.from_env(chosen).jupyter_url == "http://127.0.0.1:9999/"
 
 
 def test_signing_in_through_jupyters_proxy(jupyter: tuple[str, str], learner: Learner) -> None:

@@ -1,0 +1,1 @@
+"""The classroom: JupyterHub configuration, its proxy and the harness that starts it."""
