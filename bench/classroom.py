@@ -99,7 +99,9 @@ class ClassMemory:
 
 
 def run_notebook(signed_in: SignedIn, name: str) -> float:
-    """Run every code cell of ``name`` in a new kernel of the learner's server."""
+    """Run every code cell of ``name`` in a new kernel of the learner's server; the time
+    from asking for the kernel to the last cell's reply (closing it is not waited on by a
+    learner, and the client's websocket sometimes takes 10 s to wind down)."""
     began = time.perf_counter()
     # The token in a header: the hub's servers refuse one in the websocket's URL.
     kernel_client = JupyterKernelClient(
@@ -112,7 +114,8 @@ def run_notebook(signed_in: SignedIn, name: str) -> float:
             reply = kernel.execute(code, timeout=CELL_TIMEOUT_S)
             if reply["status"] != "ok":
                 raise RuntimeError(f"{name}, code cell {number}: {reply['status']}")
-    return time.perf_counter() - began
+        ran_s = time.perf_counter() - began
+    return ran_s
 
 
 def attend(hub: Hub, learner: Learner, start: threading.Barrier, t0: list[float]) -> None:
