@@ -19,6 +19,9 @@ from pathlib import Path
 
 import requests
 
+from helpers.processes import reap
+from helpers.serving import wait_until_ok
+
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "jupyterhub_config.py"
 PROXY = HERE / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -70,25 +73,15 @@ class Hub:
         self.proc = subprocess.Popen(
             hub, env=env, cwd=self.state, stdout=self._log, stderr=subprocess.STDOUT
         )
-        until = time.monotonic() + deadline_s
-        while time.monotonic() < until:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterHub exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if requests.get(self.url + "hub/health", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise RuntimeError(f"JupyterHub did not start: see {self.log_path}")
+        wait_until_ok(self.url + "hub/health", "JupyterHub", deadline_s, self._still_running)
+        return self
+
+    def _still_running(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"JupyterHub exited: {self.log_path.read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()  # the hub stops every learner's server, then its proxy
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        reap(self.proc, grace_s=60)  # SIGTERM: the hub stops every server, then its proxy
         self._log.close()
 
     def sign_in(self, name: str) -> SignedIn:

@@ -16,13 +16,11 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import requests
 from jupyterlab_ui import (
     ROOT,
     Notebook,
@@ -31,6 +29,9 @@ from jupyterlab_ui import (
     new_context,
     sign_in_by_clicking,
 )
+
+from helpers.processes import reap
+from helpers.serving import wait_until_ok
 
 NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # Notebooks whose page the deeper tests use again once it has run.
@@ -78,22 +79,11 @@ class JupyterLab:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "api", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise RuntimeError(f"JupyterLab did not start: see {self.root / 'jupyterlab.log'}")
+        wait_until_ok(self.url + "api", f"JupyterLab (log: {self.root / 'jupyterlab.log'})", 60)
+        return self
 
     def stop(self) -> None:
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        reap(self._proc, grace_s=20)
         self._log.close()
 
 
