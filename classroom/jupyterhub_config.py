@@ -65,7 +65,7 @@ c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
 c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = password
 c.Authenticator.allow_all = True
-# A name that is safe as an OS account and in a URL: a clear "invalid username" otherwise.
+# A name that is safe as an OS account and in a URL; any other is refused at sign-in.
 c.Authenticator.username_pattern = r"^[a-z][a-z0-9-]{1,30}$"
 
 # The learner's server: JupyterLab as `course.py lab` opens it, under the hub.

@@ -124,3 +124,15 @@ def test_the_last_cell_never_stops_the_lab() -> None:
     """Widgets outlive Run All: the lab stops with the kernel, not in a final cell."""
     for path in NOTEBOOKS:
         assert not any("lab.stop()" in "".join(c["source"]) for c in code_cells(load(path)))
+
+
+def test_notebook_03_makes_step_6a_through_the_sdk_as_its_users_write_it() -> None:
+    """Beside boto3's call, the SDK's own: IdentityClient.get_workload_access_token with
+    workload_name and user_token, whose WAT binds the same workload and user (nbval
+    re-checks the saved output)."""
+    nb = load(NOTEBOOKS[0].with_name("03_workload_identities.ipynb"))
+    cell = next(c for c in code_cells(nb) if "IdentityClient(" in "".join(c["source"]))
+    source = "".join(cell["source"])
+    assert re.search(r"\.get_workload_access_token\(workload_name=.+,\s*user_token=", source, re.S)
+    said = "".join("".join(output.get("text", "")) for output in cell["outputs"])
+    assert "same workload and user as boto3's: True" in said
