@@ -128,6 +128,27 @@ def test_a_remembered_port_taken_meanwhile_gives_the_emulator_other_ports() -> N
             assert not _port_open(f"http://127.0.0.1:{control}")
 
 
+def test_s3_answers_at_the_exported_endpoint_for_each_lab_alone() -> None:
+    # Code zips for runtimes go to S3: each lab's moto answers as an account of its own.
+    with Lab(agentcore=True) as first, Lab(agentcore=True) as second:
+
+        def s3(lab: Lab) -> object:
+            env = lab.env()
+            return boto3.client(
+                "s3",
+                endpoint_url=env["AWS_ENDPOINT_URL_S3"],
+                region_name=env["AWS_REGION"],
+                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            )
+
+        s3(first).create_bucket(Bucket="agent-code")
+        s3(first).put_object(Bucket="agent-code", Key="coach.zip", Body=b"PK")
+        got = s3(first).get_object(Bucket="agent-code", Key="coach.zip")["Body"].read()
+        assert got == b"PK"
+        assert s3(second).list_buckets()["Buckets"] == []
+
+
 def test_lab_clock_fast_forwards_and_never_goes_back() -> None:
     clock = LabClock()
     start = clock.now()
@@ -151,6 +172,7 @@ AWS_VARIABLES = {
     "BEDROCK_AGENTCORE_CP_ENDPOINT",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER",
     "AWS_ENDPOINT_URL_KMS",
+    "AWS_ENDPOINT_URL_S3",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_REGION",
