@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,7 +36,7 @@ from jupyter_kernel_client import JupyterKernelClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from classroom.hub import Hub, SignedIn  # noqa: E402 - the trainer's hub
+from classroom.hub import Hub, SignedIn, remove_accounts  # noqa: E402 - the trainer's hub
 from helpers.processes import tree_rss_mib  # noqa: E402
 
 NOTEBOOKS = ("01_browser_login.ipynb", "04_outbound_tokens_and_vault.ipynb")
@@ -190,13 +188,6 @@ def report(size: int, row: dict[str, float], alone: dict[str, float]) -> None:
             f"  {label:<34} {value:>9.1f} {alone[label]:>9.1f} {ratio:>6.2f}x  "
             f"{target(label, size, value)}"
         )
-
-
-def remove_accounts(names: list[str]) -> None:
-    """The OS accounts a root hub made for the benchmark's learners."""
-    if os.geteuid() == 0:
-        for name in names:
-            subprocess.run(["userdel", "--remove", name], capture_output=True)
 
 
 def measured(size: int, names: list[str], say: Callable[[str], None]) -> dict[str, float]:

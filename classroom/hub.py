@@ -7,19 +7,24 @@ a trainer runs the same configuration with ``python3 course.py hub``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pwd
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
 
-from helpers.processes import reap
+from helpers.processes import STATE_PREFIX, reap
 from helpers.serving import wait_until_ok
 
 HERE = Path(__file__).resolve().parent
@@ -140,3 +145,36 @@ class SignedIn:
 
     def stop_server(self) -> None:
         self._api("DELETE", "/server").raise_for_status()
+
+
+def remove_accounts(names: list[str]) -> None:
+    """The OS accounts a root hub made for these learners, with their homes and whatever
+    their labs left in the temporary directory: JupyterHub stops a server with SIGINT,
+    which a server without a terminal does not turn into a kernel shutdown, so a killed
+    kernel's lab leaves its state for that learner's next lab to remove."""
+    if os.geteuid() != 0:
+        return
+    until = time.monotonic() + 30  # userdel refuses an account a process still runs as
+    while _running_as(names) and time.monotonic() < until:
+        time.sleep(0.2)
+    for path in Path(tempfile.gettempdir()).glob(f"{STATE_PREFIX}*"):
+        with contextlib.suppress(KeyError, OSError):  # an owner gone, a path gone meanwhile
+            if path.owner() in names:
+                shutil.rmtree(path)
+    for name in names:
+        subprocess.run(["userdel", "--remove", name], capture_output=True)
+    left = [name for name in names if _account_exists(name)]
+    if left:
+        raise RuntimeError(f"could not remove the accounts {left}: {_running_as(left)}")
+
+
+def _running_as(names: list[str]) -> list[int]:
+    return [p.pid for p in psutil.process_iter(["username"]) if p.info["username"] in names]
+
+
+def _account_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True

@@ -16,7 +16,6 @@ import os
 import pwd
 import re
 import secrets
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ import requests
 from jupyterlab_ui import ROOT, Notebook, new_context, sign_in_by_clicking
 
 sys.path.insert(0, str(ROOT))
-from classroom.hub import Hub  # noqa: E402 - the trainer's hub, started as course.py hub does
+from classroom.hub import Hub, remove_accounts  # noqa: E402 - the trainer's hub, started as course.py hub does
 
 pytestmark = pytest.mark.hub
 
@@ -107,8 +106,7 @@ def learners(hub: Hub, chromium_browser: object) -> Iterator[dict[str, Learner]]
                 learner.context.close()
         if AS_ROOT:
             hub.stop()  # its accounts go once nothing of theirs runs
-            for name in names:
-                subprocess.run(["userdel", "--remove", name], capture_output=True)
+            remove_accounts(names)
 
 
 @pytest.fixture(scope="module")
