@@ -26,12 +26,10 @@ from helpers.exercises import (
     UNANSWERED,
     check_m2m_token,
     check_vault_key,
-    check_vault_outcomes,
 )
 from helpers.lab import Lab
 
 PROVIDER = "lab-fitness-api"
-RIGHT = {1: "A", 2: "B", 3: "A", 4: "B", 5: "C", 6: "C"}
 JUNK = [42, "garbage", ["A", "B"], [["x", {"y": None}]], {"nested": {"junk": [None, ...]}}]
 
 
@@ -97,29 +95,7 @@ def hint(verdict: object) -> str:
     return repr(verdict)
 
 
-# -- exercise 1: the vault scenarios ---------------------------------------------------------
-def test_vault_outcomes_right_answer_passes_in_any_spelling() -> None:
-    assert check_vault_outcomes(RIGHT)
-    assert check_vault_outcomes({str(k): f" {v.lower()} " for k, v in RIGHT.items()})
-
-
-def test_vault_outcomes_wrong_answer_names_the_scenarios() -> None:
-    assert "scenario 5 " in hint(check_vault_outcomes({**RIGHT, 5: "A"}))
-    assert "scenarios 2, 6" in hint(check_vault_outcomes({**RIGHT, 2: "A", 6: "B"}))
-
-
-@pytest.mark.parametrize("answer", JUNK)
-def test_vault_outcomes_malformed_answer_fails_without_raising(answer: object) -> None:
-    assert hint(check_vault_outcomes(answer))
-
-
-def test_vault_outcomes_junk_values_count_as_wrong_scenarios() -> None:
-    assert "scenarios 1, 2, 3, 4, 5, 6" in hint(check_vault_outcomes({1: ["A"], 2: {"B": None}}))
-
-
-@pytest.mark.parametrize("answer", [None, ...])
-def test_vault_outcomes_placeholder_is_unanswered(answer: object) -> None:
-    assert check_vault_outcomes(answer) is UNANSWERED
+# -- exercise 1, lettered: in tests/test_exercises_lettered.py ----------------------
 
 
 # -- exercise 2: an M2M token ----------------------------------------------------------------

@@ -28,7 +28,6 @@ from helpers.exercises import (
     AUDIT_CLAIMS,
     UNANSWERED,
     check_act_chain,
-    check_chain_outcomes,
     check_exchanged_token,
     show_audit_claims,
 )
@@ -36,7 +35,6 @@ from helpers.lab import Lab
 from helpers.rfc8693 import ACCESS_TOKEN_TYPE, GRANT_TYPE
 
 PROVIDER = "fitness-agent-obo"
-RIGHT = {1: "B", 2: "C", 3: "A", 4: "D", 5: "D"}
 CALL_ORDER = ["fitness-agent", "planner-agent", "fitness-mcp"]
 JUNK = [42, "garbage", ["B", "C"], [["x", {"y": None}]], {"nested": {"junk": [None, ...]}}]
 
@@ -96,29 +94,7 @@ def hint(verdict: object) -> str:
     return repr(verdict)
 
 
-# -- exercise 1: the chain scenarios ---------------------------------------------------------
-def test_chain_outcomes_right_answer_passes_in_any_spelling() -> None:
-    assert check_chain_outcomes(RIGHT)
-    assert check_chain_outcomes({str(k): f" {v.lower()} " for k, v in RIGHT.items()})
-
-
-def test_chain_outcomes_wrong_answer_names_the_scenarios() -> None:
-    assert "scenario 3 " in hint(check_chain_outcomes({**RIGHT, 3: "C"}))
-    assert "scenarios 1, 4" in hint(check_chain_outcomes({**RIGHT, 1: "C", 4: "A"}))
-
-
-@pytest.mark.parametrize("answer", JUNK)
-def test_chain_outcomes_malformed_answer_fails_without_raising(answer: object) -> None:
-    assert hint(check_chain_outcomes(answer))
-
-
-def test_chain_outcomes_junk_values_count_as_wrong_scenarios() -> None:
-    assert "scenarios 1, 2, 3, 4, 5" in hint(check_chain_outcomes({1: ["B"], 2: {"C": None}}))
-
-
-@pytest.mark.parametrize("answer", [None, ...])
-def test_chain_outcomes_placeholder_is_unanswered(answer: object) -> None:
-    assert check_chain_outcomes(answer) is UNANSWERED
+# -- exercise 1, lettered: in tests/test_exercises_lettered.py ----------------------
 
 
 # -- exercise 2: a token exchanged as the coach, for the fitness API --------------------------

@@ -12,44 +12,11 @@ import pytest
 from botocore.client import BaseClient
 
 from helpers import aws, exercises
-from helpers.exercises import STRAVA_PARAM, check_deploy_time_exposure, check_sealed_strava_secret
+from helpers.exercises import STRAVA_PARAM, check_sealed_strava_secret
 from helpers.lab import Lab
 from helpers.secrets.deploy_time import APP, WEATHER_PARAM, encryption_context, seal
 
-EXPOSURE_RIGHT = {1: "C", 2: "B", 3: "E", 4: "A", 5: "D", 6: "B", 7: "A"}
-JUNK = [42, 3.5, ["C", "B"], {"a": [1, {2: None}]}, (None,), object(), "CBEADBA"]
-
-
-# -- Exercise 1: what each scenario yields of the key -----------------------------------
-
-
-def test_exposure_right_answers_pass_however_written() -> None:
-    assert check_deploy_time_exposure(EXPOSURE_RIGHT)
-    assert check_deploy_time_exposure({str(k): f" {v.lower()} " for k, v in EXPOSURE_RIGHT.items()})
-
-
-def test_exposure_wrong_answers_name_the_scenarios() -> None:
-    wrong = check_deploy_time_exposure({**EXPOSURE_RIGHT, 1: "A", 5: "C"})
-    assert not wrong and "scenarios 1, 5 " in repr(wrong)
-    missing = check_deploy_time_exposure({k: v for k, v in EXPOSURE_RIGHT.items() if k != 3})
-    assert not missing and "scenario 3 " in repr(missing)
-
-
-@pytest.mark.parametrize("answer", [None, ...])
-def test_exposure_placeholder_is_unanswered(answer: object) -> None:
-    assert check_deploy_time_exposure(answer) is exercises.UNANSWERED
-
-
-@pytest.mark.parametrize("answer", JUNK, ids=repr)
-def test_exposure_malformed_answers_fail_without_raising(answer: object) -> None:
-    verdict = check_deploy_time_exposure(answer)
-    assert isinstance(verdict, exercises.Verdict) and not verdict
-    assert verdict is not exercises.UNANSWERED
-
-
-def test_exposure_nested_junk_values_fail_without_raising() -> None:
-    verdict = check_deploy_time_exposure({1: ["C"], 2: {"B": 1}, 3: None})
-    assert not verdict and "scenarios 1, 2, 3," in repr(verdict)
+# -- exercise 1, lettered: in tests/test_exercises_lettered.py ----------------------
 
 
 # -- Exercise 2: seal the Strava secret for its own parameter ----------------------------

@@ -11,45 +11,14 @@ from types import SimpleNamespace
 import pytest
 
 from helpers import aws, exercises
-from helpers.exercises import PAIR_KEYS, check_pair_reader, check_volume_reads
+from helpers.exercises import PAIR_KEYS, check_pair_reader
 from helpers.lab import Lab
 from helpers.secrets.volume import read_consistent, read_naive
 
-VOLUME_RIGHT = {1: "C", 2: "A", 3: "B", 4: "D", 5: "E", 6: "B"}
-JUNK = [42, 3.5, ["C", "A"], {"a": [1, {2: None}]}, (None,), object(), "CABDEB"]
 Reader = Callable[[Path, Callable[[], None]], object]
 
 
-# -- Exercise 1: what the app reads -----------------------------------------------------
-
-
-def test_volume_right_answers_pass_however_written() -> None:
-    assert check_volume_reads(VOLUME_RIGHT)
-    assert check_volume_reads({str(k): f" {v.lower()} " for k, v in VOLUME_RIGHT.items()})
-
-
-def test_volume_wrong_answers_name_the_scenarios() -> None:
-    wrong = check_volume_reads({**VOLUME_RIGHT, 1: "D", 4: "C"})
-    assert not wrong and "scenarios 1, 4 " in repr(wrong)
-    missing = check_volume_reads({k: v for k, v in VOLUME_RIGHT.items() if k != 6})
-    assert not missing and "scenario 6 " in repr(missing)
-
-
-@pytest.mark.parametrize("answer", [None, ...])
-def test_volume_placeholder_is_unanswered(answer: object) -> None:
-    assert check_volume_reads(answer) is exercises.UNANSWERED
-
-
-@pytest.mark.parametrize("answer", JUNK, ids=repr)
-def test_volume_malformed_answers_fail_without_raising(answer: object) -> None:
-    verdict = check_volume_reads(answer)
-    assert isinstance(verdict, exercises.Verdict) and not verdict
-    assert verdict is not exercises.UNANSWERED
-
-
-def test_volume_nested_junk_values_fail_without_raising() -> None:
-    verdict = check_volume_reads({1: ["C"], 2: {"A": 1}, 3: None})
-    assert not verdict and "scenarios 1, 2, 3," in repr(verdict)
+# -- exercise 1, lettered: in tests/test_exercises_lettered.py ----------------------
 
 
 # -- Exercise 2: a reader that never tears ---------------------------------------------

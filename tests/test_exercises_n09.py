@@ -21,36 +21,11 @@ from helpers.lab import Lab
 from helpers.masking import mask
 from helpers.secrets.compare import direct_api_app, new_key
 
-RIGHT = {1: "C", 2: "B", 3: "A", 4: "D", 5: "A"}
 MALFORMED = [42, 4.2, ["C", "B"], {"1": ["C"], "x": {"y": None}}, (1, "C"), b"C"]
 GARBAGE = "CBADA"  # a string: to the lettered checker no dict, to the key checker no key
 
 
-# -- exercise 1: which pattern for which secret -------------------------------------------
-
-
-def test_lettered_checker_accepts_the_right_answers_however_written() -> None:
-    assert exercises.check_pattern_choices(RIGHT)
-    assert exercises.check_pattern_choices({str(k): f" {v.lower()} " for k, v in RIGHT.items()})
-
-
-def test_lettered_checker_names_the_wrong_scenarios() -> None:
-    wrong = exercises.check_pattern_choices({**RIGHT, 1: "B", 4: "C"})
-    assert not wrong and "scenarios 1, 4 (" in repr(wrong)
-    missing = exercises.check_pattern_choices({k: v for k, v in RIGHT.items() if k != 5})
-    assert not missing and "scenario 5 (" in repr(missing)
-
-
-@pytest.mark.parametrize("answer", [*MALFORMED, GARBAGE])
-def test_lettered_checker_refuses_malformed_answers_without_raising(answer: object) -> None:
-    verdict = exercises.check_pattern_choices(answer)
-    assert isinstance(verdict, exercises.Verdict) and not verdict
-    assert "Not yet" in repr(verdict) and "Replace the placeholder" not in repr(verdict)
-
-
-@pytest.mark.parametrize("answer", [None, ...])
-def test_lettered_checker_unanswered(answer: object) -> None:
-    assert exercises.check_pattern_choices(answer) is exercises.UNANSWERED
+# -- exercise 1, lettered: in tests/test_exercises_lettered.py ----------------------
 
 
 # -- exercise 2: a rotation delivered by pattern 3 ----------------------------------------
