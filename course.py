@@ -111,12 +111,19 @@ def wanted_stamp():
     return digest.hexdigest()
 
 
-def read_stamp():
+def read_stamp(path=STAMP):
     try:
-        with open(STAMP, encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             return f.read().strip()
     except OSError:
         return None
+
+
+def write_stamp(stamp, path=STAMP):
+    """Record what was installed; written whole or not at all."""
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(stamp + "\n")
+    os.replace(path + ".tmp", path)
 
 
 def run_logged(cmd, log):
@@ -174,9 +181,7 @@ def ensure_venv():
         show_log_tail()
         sys.stderr.write(f"error: pip failed (exit {rc}); fix the problem above and re-run.\n")
         return rc
-    with open(STAMP + ".tmp", "w", encoding="utf-8") as f:
-        f.write(stamp + "\n")
-    os.replace(STAMP + ".tmp", STAMP)
+    write_stamp(stamp)
     say("installed; .venv is up to date")
     return 0
 
@@ -185,12 +190,8 @@ def ensure_hub_proxy():
     """Install classroom/package-lock.json (JupyterHub's proxy) with npm. Return 0 or rc."""
     with open(NODE_LOCK, "rb") as f:
         stamp = hashlib.sha256(f.read()).hexdigest()
-    try:
-        with open(NODE_STAMP, encoding="utf-8") as f:
-            if f.read().strip() == stamp:
-                return 0
-    except OSError:
-        pass
+    if read_stamp(NODE_STAMP) == stamp:
+        return 0
     npm = shutil.which("npm")
     if npm is None:
         sys.stderr.write(
@@ -204,8 +205,7 @@ def ensure_hub_proxy():
     if rc != 0:
         sys.stderr.write(f"error: npm failed (exit {rc}); see {NODE_LOG}\n")
         return rc
-    with open(NODE_STAMP, "w", encoding="utf-8") as f:
-        f.write(stamp + "\n")
+    write_stamp(stamp, NODE_STAMP)
     return 0
 
 
