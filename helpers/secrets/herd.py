@@ -27,9 +27,14 @@ the error it gave up with (counted in ``errors``).
 What one process cannot model: agents, boto3 and the server share this machine's cores,
 so "at once" is only as simultaneous as the process can make it. Under load it releases
 about one agent per millisecond (``start_spread`` says how long the last one waited),
-the way agents on one host contend for its CPU. At 1,000 agents the last ones start after
-the first read has filled a shared cache, which flatters ``naive TTL``; and latencies
-include the process's own queue for the CPU, not only the backend's answers.
+the way agents on one host contend for its CPU. Up to a few hundred agents most start
+before the first read's answer; at 1,000 the last ones start after it has filled a shared
+cache, which flatters ``naive TTL``. Latencies include the process's own queue for the
+CPU, not only the backend's answers.
+
+Cost: every call is a boto3 request and a moto answer in this process, a few milliseconds
+of CPU each, and a cold fleet without single flight makes about two calls per agent. The
+sweep's largest fleet is 300, not 1,000: the same conclusion, in a third of the time.
 """
 
 from __future__ import annotations
@@ -172,7 +177,7 @@ def run_herd(
 
 def sweep(
     backend: ThrottledSecretsManager,
-    sizes: Sequence[int] = (10, 100, 1000),
+    sizes: Sequence[int] = (10, 100, 300),
     strategies: Iterable[str] = STRATEGIES,
     *,
     progress: Progress | None = None,
