@@ -89,9 +89,14 @@ def stop_together(services: Iterable[Stoppable | None]) -> None:
 
 
 def wait_until_ok(
-    url: str, what: str, deadline_s: float, still_alive: Callable[[], None] = lambda: None
+    url: str,
+    what: str,
+    deadline_s: float,
+    still_alive: Callable[[], None] = lambda: None,
+    ready: Callable[[int], bool] = lambda status: status == 200,
 ) -> None:
-    """Poll ``url`` until it answers 200, or fail with a message a learner can act on.
+    """Poll ``url`` until it answers 200 (or a status ``ready`` accepts), or fail with a
+    message a learner can act on.
 
     ``still_alive`` may raise to stop waiting at once (a child process that already died).
     """
@@ -100,7 +105,7 @@ def wait_until_ok(
     while time.monotonic() < until:
         still_alive()
         try:
-            if requests.get(url, timeout=1).status_code == 200:
+            if ready(requests.get(url, timeout=1).status_code):
                 return
             last_error = "not healthy yet"
         except requests.RequestException as exc:
@@ -115,8 +120,14 @@ class Listening:
     name: str
     url: str
 
-    def wait_ready(self, path: str = "/healthz", deadline_s: float = 5.0) -> None:
-        wait_until_ok(self.url + path, self.name, deadline_s)
+    def wait_ready(
+        self,
+        path: str = "/healthz",
+        deadline_s: float = 5.0,
+        still_alive: Callable[[], None] = lambda: None,
+        ready: Callable[[int], bool] = lambda status: status == 200,
+    ) -> None:
+        wait_until_ok(self.url + path, self.name, deadline_s, still_alive, ready)
 
 
 class BackgroundServer(Listening):

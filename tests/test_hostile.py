@@ -294,7 +294,13 @@ def emulator_state(lab: Lab) -> dict:
         ]
         for kind in KINDS
     }
-    return {"directory": resources, "vault": ident.vault.raw_rows(), "kms": ident.vault.describe()}
+    runtimes = ident.runtimes.list_runtimes({})["agentRuntimes"]
+    return {
+        "directory": resources,
+        "vault": ident.vault.raw_rows(),
+        "kms": ident.vault.describe(),
+        "runtimes": runtimes,
+    }
 
 
 def idp_state(lab: Lab) -> dict:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from .directory import PROVIDER_QUOTA, Directory, Resource
 from .errors import AwsError, validation_error
 from .managed_secrets import ManagedSecrets
-from .protocol import Call, Handler
+from .protocol import Handler, without_call
 from .vault import TokenVault, VaultConfigError
 
 API_KEY_JSON_KEY = "api_key_value"
@@ -52,7 +52,7 @@ class ControlPlane:
             "UntagResource": self.untag,
             "ListTagsForResource": self.list_tags,
         }
-        return {name: _ignore_call(fn) for name, fn in ops.items()}
+        return {name: without_call(fn) for name, fn in ops.items()}
 
     # -- workload identities ------------------------------------------------------------
     def create_workload(self, p: dict) -> dict:
@@ -286,13 +286,6 @@ class ControlPlane:
 
     def list_tags(self, p: dict) -> dict:
         return {"tags": self.directory.by_arn(p["resourceArn"]).tags}
-
-
-def _ignore_call(fn: Callable[[dict], dict]) -> Handler:
-    def handler(params: dict, call: Call) -> dict:
-        return fn(params)
-
-    return handler
 
 
 def _workload(r: Resource, timestamps: bool = True) -> dict:

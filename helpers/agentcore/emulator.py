@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from botocore.client import BaseClient
 from botocore.loaders import Loader
 
 from .. import aws
@@ -20,6 +21,7 @@ from .directory import Directory
 from .inbound import InboundAuthorizer, TrustedIssuer
 from .managed_secrets import ManagedSecrets
 from .runtime import RuntimeFrontDoor
+from .runtimes import AgentRuntimes, FetchCode
 from .service import AwsService
 from .sigv4 import Principal
 from .vault import TokenVault
@@ -73,8 +75,26 @@ class AgentCoreIdentity:
             callback_url=callback_url,
             horizon=horizon,
         )
+        self.runtimes = AgentRuntimes(
+            directory=self.directory,
+            front_door=self.runtime,
+            fetch_code=_s3_reader(aws.client("s3", moto_url, aws.OPERATOR, loader)),
+            roles={p.arn: _credentials(p) for p in principals},
+            base_env={
+                "AWS_REGION": aws.REGION,
+                "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": self.data_server.url,
+                "BEDROCK_AGENTCORE_DP_ENDPOINT": self.data_server.url,
+                "DOCKER_CONTAINER": "1",  # the SDK must never fall back to local-dev mode
+            },
+            state_dir=state_dir,
+            clock=clock.now,
+        )
         self.control_service = AwsService(
-            "bedrock-agentcore-control", self.control.handlers(), by_key, aws.REGION, loader=loader
+            "bedrock-agentcore-control",
+            {**self.control.handlers(), **self.runtimes.handlers()},
+            by_key,
+            aws.REGION,
+            loader=loader,
         )
         self.data_service = AwsService(
             "bedrock-agentcore",
@@ -93,6 +113,22 @@ class AgentCoreIdentity:
             server.wait_ready()
 
     def stop(self) -> None:
-        stop_together([self.control_server, self.data_server])
+        stop_together([self.control_server, self.data_server, self.runtimes])
         self.directory.close()
         self.vault.close()
+
+
+def _s3_reader(s3: BaseClient) -> FetchCode:
+    """Reads a runtime's code zip from S3, as the service does with its own identity."""
+
+    def read(location: dict) -> bytes:
+        extra = {"VersionId": location["versionId"]} if "versionId" in location else {}
+        answer = s3.get_object(Bucket=location["bucket"], Key=location["prefix"], **extra)
+        return answer["Body"].read()
+
+    return read
+
+
+def _credentials(role: Principal) -> dict[str, str]:
+    """What a runtime process of ``role`` gets in its environment."""
+    return {"AWS_ACCESS_KEY_ID": role.access_key, "AWS_SECRET_ACCESS_KEY": role.secret_key}

@@ -31,11 +31,16 @@ class InboundAuthorizer:
 
     def user_of(self, token: str) -> tuple[str, str]:
         """(issuer, subject) of a valid user token, or AccessDeniedException saying why."""
+        claims = self.claims_of(token)
+        return claims["iss"], claims["sub"]
+
+    def claims_of(self, token: str) -> dict:
+        """The verified claims of a valid user token, or AccessDeniedException saying why."""
         try:
             claimed_issuer = decode_unverified(token)[1].get("iss")
             for issuer in self.trusted:
                 if self._discovery.get(issuer.discovery_url)["issuer"] == claimed_issuer:
-                    return claimed_issuer, self._verify(token, issuer)["sub"]
+                    return self._verify(token, issuer)
         except TokenRejected as exc:
             raise _denied(exc.explanation) from None
         except (FetchFailed, KeyError) as exc:  # fail closed when the IdP cannot be asked

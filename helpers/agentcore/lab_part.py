@@ -178,10 +178,12 @@ class AgentCorePart:
     def restart(self) -> None:
         """Stop and start the emulator over the same state and ports, as after a reboot."""
         ports, hosted = self.ports, list(self.identity.runtime.runtimes.values())
+        created = self.identity.runtimes.hand_over()
         self.identity.stop()
         self.identity = self._emulator(ports)
         for runtime in hosted:  # deployed agents keep running; the front door must know them
             self.identity.runtime.host(runtime)
+        self.identity.runtimes.adopt(created)
         self.identity.start()
 
     def frontend_env(self) -> dict[str, str]:

@@ -99,6 +99,15 @@ MAX_BODY_BYTES = 1024 * 1024  # larger bodies are refused before they are read
 MAX_URI_BYTES = 8192
 
 
+def without_call(fn: Callable[[dict], dict]) -> Handler:
+    """A handler for an operation whose rules need only its parameters."""
+
+    def handler(params: dict, call: Call) -> dict:
+        return fn(params)
+
+    return handler
+
+
 def check_size(request: Request) -> None:
     """Refuse a request too large to be one of ours, before reading its body."""
     uri = request.environ.get("RAW_URI") or request.full_path

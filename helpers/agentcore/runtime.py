@@ -55,6 +55,13 @@ class AgentRuntime:
     protocol: Literal["HTTP", "MCP"] = "HTTP"
     # The JWT authorizer's allowed audiences; None: those the emulator trusts its issuers for.
     allowed_audiences: tuple[str, ...] | None = None
+    # A customJWTAuthorizer of its own (CreateAgentRuntime): its discovery URL and audiences,
+    # and the clients and scopes it admits (empty: any).
+    issuer: TrustedIssuer | None = None
+    allowed_clients: tuple[str, ...] = ()
+    allowed_scopes: tuple[str, ...] = ()
+    # Whether the caller's Authorization header reaches the code (requestHeaderAllowlist).
+    forward_authorization: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,14 +77,23 @@ class RuntimeFrontDoor:
         self.runtimes: dict[str, AgentRuntime] = {}
         self._authorizers: dict[str, InboundAuthorizer] = {}
 
+    def arn(self, runtime_id: str) -> str:
+        return f"arn:aws:bedrock-agentcore:{aws.REGION}:{self.account_id}:runtime/{runtime_id}"
+
     def host(self, runtime: AgentRuntime) -> str:
         """Serve ``runtime`` behind this front door; returns its ARN."""
-        arn = f"arn:aws:bedrock-agentcore:{aws.REGION}:{self.account_id}:runtime/{runtime.name}"
+        arn = self.arn(runtime.name)
         self.runtimes[arn] = runtime
         self._authorizers[arn] = self._authorizer_for(runtime)
         return arn
 
+    def unhost(self, arn: str) -> None:
+        self.runtimes.pop(arn, None)
+        self._authorizers.pop(arn, None)
+
     def _authorizer_for(self, runtime: AgentRuntime) -> InboundAuthorizer:
+        if runtime.issuer is not None:
+            return InboundAuthorizer([runtime.issuer], self.inbound.clock)
         if runtime.allowed_audiences is None:
             return self.inbound
         # Same issuers, this runtime's audiences: a token meant for another runtime of the
@@ -143,7 +159,7 @@ class RuntimeFrontDoor:
         }
         if runtime.oauth2_return_url:
             headers["OAuth2CallbackUrl"] = runtime.oauth2_return_url
-        if user_token:  # forwarded, as a header allow-list would
+        if user_token and runtime.forward_authorization:  # as the header allow-list says
             headers["Authorization"] = f"Bearer {user_token}"
         return headers
 
@@ -159,8 +175,9 @@ class RuntimeFrontDoor:
                     "AccessDeniedException",
                     "A runtime-user-id header is not accepted with a JWT caller.",
                 )
-            authorizer = self._authorizers[p["agentRuntimeArn"]]
-            return user_from_jwt(*authorizer.user_of(caller.token))
+            claims = self._authorizers[p["agentRuntimeArn"]].claims_of(caller.token)
+            _check_client_and_scopes(runtime, claims)
+            return user_from_jwt(claims["iss"], claims["sub"])
         if isinstance(caller, BearerCaller):
             raise AwsError(
                 "AccessDeniedException",
@@ -174,3 +191,20 @@ class RuntimeFrontDoor:
                 f"User: {caller.arn} is not authorized to perform: {FOR_USER}",
             )
         return user_from_id(p["runtimeUserId"])
+
+
+def _check_client_and_scopes(runtime: AgentRuntime, claims: dict) -> None:
+    """A customJWTAuthorizer's allowedClients and allowedScopes, after the signature,
+    issuer and audience checks. The lab admits a token that carries at least one of the
+    allowed scopes."""
+    client = claims.get("client_id", claims.get("azp"))
+    if runtime.allowed_clients and client not in runtime.allowed_clients:
+        raise AwsError(
+            "AccessDeniedException", f"User token rejected: client {client!r} is not allowed."
+        )
+    scopes = str(claims.get("scope", "")).split()
+    if runtime.allowed_scopes and not set(scopes) & set(runtime.allowed_scopes):
+        raise AwsError(
+            "AccessDeniedException",
+            f"User token rejected: it carries none of the scopes {list(runtime.allowed_scopes)}.",
+        )

@@ -1,0 +1,400 @@
+"""Agent runtimes through the control plane: ``CreateAgentRuntime`` and its siblings.
+
+Direct code deployment, as AgentCore Runtime does it: the code zip is read from S3 (the
+lab's moto), unpacked, and its entry point started as a process of its own with the
+runtime's environment variables and its execution role's credentials
+(:mod:`helpers.agentcore.runtime_host`). Each runtime gets a workload identity of its
+own, named after the runtime id, and its ``customJWTAuthorizer`` becomes the front
+door's inbound check. Create and update answer at once with ``CREATING`` or
+``UPDATING``; the deployment goes on in the background until ``READY`` (or
+``CREATE_FAILED`` / ``UPDATE_FAILED`` with a ``failureReason``). An update is a new
+version: the new code starts, then takes the traffic, then the old process stops.
+
+What the lab does not emulate answers 501: container images, VPC networking, custom
+claims, and endpoints other than the default.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..processes import child_env, reap, spawn
+from ..serving import LOOPBACK, Listening
+from . import runtime_host
+from .directory import Directory
+from .errors import AwsError, validation_error
+from .inbound import TrustedIssuer
+from .protocol import Handler, without_call
+from .runtime import AgentRuntime, RuntimeFrontDoor
+
+READY_PATHS = {"HTTP": "/ping", "MCP": "/mcp"}
+DEPLOY_DEADLINE_S = 60.0
+# Members the lab keeps and returns as given, beside those it acts on.
+KEPT = (
+    "agentRuntimeArtifact",
+    "roleArn",
+    "networkConfiguration",
+    "description",
+    "authorizerConfiguration",
+    "requestHeaderConfiguration",
+    "protocolConfiguration",
+    "lifecycleConfiguration",
+    "environmentVariables",
+)
+DEFAULT_LIFECYCLE = {"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800}
+
+FetchCode = Callable[[dict], bytes]  # an S3 location -> the zip's bytes
+
+
+@dataclass
+class Version:
+    number: int
+    config: dict
+    status: str
+    created: float
+    updated: float
+    failure: str | None = None
+
+
+@dataclass
+class Runtime:
+    id: str
+    name: str
+    arn: str
+    workload_arn: str
+    versions: list[Version] = field(default_factory=list)
+    process: RuntimeProcess | None = None
+
+    @property
+    def latest(self) -> Version:
+        return self.versions[-1]
+
+
+class RuntimeProcess(Listening):
+    """The deployed code of one version, serving on a loopback port the lab bound."""
+
+    def __init__(self, name: str, code_dir: Path, entry: str, env: dict[str, str]) -> None:
+        self.name = name
+        listener = socket.create_server((LOOPBACK, 0))
+        self.port = listener.getsockname()[1]
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        fd = listener.fileno()
+        self._log = open(code_dir.parent / f"{code_dir.name}.log", "ab")  # noqa: SIM115
+        try:
+            self._proc = spawn(
+                [sys.executable, "-m", runtime_host.__name__, entry],
+                cwd=code_dir,
+                env=child_env({**env, runtime_host.SOCKET_FD_VAR: str(fd)}),
+                pass_fds=(fd,),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            listener.close()  # the child holds its own copy
+
+    def still_alive(self) -> None:
+        if self._proc.poll() is not None:
+            raise RuntimeError(f"the entry point exited with status {self._proc.returncode}")
+
+    def stop(self) -> None:
+        reap(self._proc)
+        self._log.close()
+
+
+class AgentRuntimes:
+    """The runtimes of one account: their versions, processes and front-door entries."""
+
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        front_door: RuntimeFrontDoor,
+        fetch_code: FetchCode,
+        roles: dict[str, dict[str, str]],
+        base_env: dict[str, str],
+        state_dir: Path,
+        clock: Callable[[], float],
+    ) -> None:
+        self.directory, self.front_door, self.fetch_code = directory, front_door, fetch_code
+        self.roles = roles  # role ARN -> the credentials its processes get
+        self.base_env, self.clock = base_env, clock
+        self.code_root = state_dir / "runtimes"
+        self._lock = threading.Lock()
+        self._runtimes: dict[str, Runtime] = {}
+
+    def handlers(self) -> dict[str, Handler]:
+        ops: dict[str, Callable[[dict], dict]] = {
+            "CreateAgentRuntime": self.create,
+            "GetAgentRuntime": self.get,
+            "UpdateAgentRuntime": self.update,
+            "ListAgentRuntimes": self.list_runtimes,
+            "ListAgentRuntimeVersions": self.list_versions,
+            "DeleteAgentRuntime": self.delete,
+        }
+        return {name: without_call(fn) for name, fn in ops.items()}
+
+    # -- operations ---------------------------------------------------------------------
+    def create(self, p: dict) -> dict:
+        config = self._checked(p)
+        with self._lock:
+            if any(r.name == p["agentRuntimeName"] for r in self._runtimes.values()):
+                raise AwsError(
+                    "ConflictException", f"An agent runtime {p['agentRuntimeName']} exists."
+                )
+            runtime_id = f"{p['agentRuntimeName']}-{_suffix()}"
+            workload = self.directory.create("workload", runtime_id, {}, p.get("tags"))
+            runtime = Runtime(
+                runtime_id, p["agentRuntimeName"], self.front_door.arn(runtime_id), workload.arn
+            )
+            runtime.versions.append(self._version(1, config, "CREATING"))
+            self._runtimes[runtime_id] = runtime
+        first = runtime.latest
+        self._deploy_in_background(runtime, first)
+        return {**self._summary(runtime, first), "createdAt": _time(first.created)}
+
+    def update(self, p: dict) -> dict:
+        config = self._checked(p)
+        with self._lock:
+            runtime = self._find(p["agentRuntimeId"])
+            if runtime.latest.status in ("CREATING", "UPDATING"):
+                raise AwsError(
+                    "ConflictException", f"Agent runtime {runtime.id} is {runtime.latest.status}."
+                )
+            version = self._version(runtime.latest.number + 1, config, "UPDATING")
+            runtime.versions.append(version)
+        self._deploy_in_background(runtime, version)
+        return {
+            **self._summary(runtime, version),
+            "createdAt": _time(runtime.versions[0].created),
+            "lastUpdatedAt": _time(version.updated),
+        }
+
+    def get(self, p: dict) -> dict:
+        runtime = self._find(p["agentRuntimeId"])
+        version = self._version_of(runtime, p.get("agentRuntimeVersion"))
+        return {
+            **{key: version.config[key] for key in KEPT if key in version.config},
+            **self._summary(runtime, version),
+            "agentRuntimeName": runtime.name,
+            "createdAt": _time(runtime.versions[0].created),
+            "lastUpdatedAt": _time(version.updated),
+            "failureReason": version.failure,
+        }
+
+    def list_runtimes(self, p: dict) -> dict:
+        with self._lock:
+            runtimes = list(self._runtimes.values())
+        return {"agentRuntimes": [self._listed(r, r.latest) for r in runtimes]}
+
+    def list_versions(self, p: dict) -> dict:
+        runtime = self._find(p["agentRuntimeId"])
+        return {"agentRuntimes": [self._listed(runtime, v) for v in reversed(runtime.versions)]}
+
+    def delete(self, p: dict) -> dict:
+        with self._lock:
+            runtime = self._find(p["agentRuntimeId"])
+            del self._runtimes[runtime.id]
+        self.front_door.unhost(runtime.arn)
+        if runtime.process is not None:
+            runtime.process.stop()
+        self.directory.delete("workload", runtime.id)
+        shutil.rmtree(self.code_root / runtime.id, ignore_errors=True)
+        return {"agentRuntimeId": runtime.id, "status": "DELETING"}
+
+    # -- deployment ---------------------------------------------------------------------
+    def _deploy_in_background(self, runtime: Runtime, version: Version) -> None:
+        threading.Thread(
+            target=self._deploy, args=(runtime, version), name=f"deploy-{runtime.id}", daemon=True
+        ).start()
+
+    def _deploy(self, runtime: Runtime, version: Version) -> None:
+        failed = "CREATE_FAILED" if version.number == 1 else "UPDATE_FAILED"
+        try:
+            process = self._start(runtime, version)
+        except Exception as exc:  # the learner's code or zip: say why in failureReason
+            self._settle(version, failed, f"{type(exc).__name__}: {exc}")
+            return
+        with self._lock:
+            deleted = runtime.id not in self._runtimes
+            previous, runtime.process = runtime.process, process
+        if deleted:
+            process.stop()
+            return
+        self.front_door.host(self._front_door_entry(runtime, version, process))
+        if previous is not None:
+            previous.stop()  # after the new version took the traffic
+        self._settle(version, "READY")
+
+    def _start(self, runtime: Runtime, version: Version) -> RuntimeProcess:
+        code = version.config["agentRuntimeArtifact"]["codeConfiguration"]
+        code_dir = self.code_root / runtime.id / f"v{version.number}"
+        code_dir.mkdir(parents=True)
+        with zipfile.ZipFile(io.BytesIO(self.fetch_code(code["code"]["s3"]))) as archive:
+            archive.extractall(code_dir)
+        entry = code["entryPoint"][-1]  # e.g. ["opentelemetry-instrument", "main.py"]
+        if not (code_dir / entry).is_file():
+            raise FileNotFoundError(f"the entry point {entry} is not in the code zip")
+        env = {
+            **self.base_env,
+            **self.roles[version.config["roleArn"]],
+            **version.config.get("environmentVariables", {}),
+        }
+        process = RuntimeProcess(runtime.id, code_dir, entry, env)
+        protocol = _protocol(version.config)
+        try:
+            process.wait_ready(
+                READY_PATHS[protocol],
+                DEPLOY_DEADLINE_S,
+                still_alive=process.still_alive,
+                ready=(lambda status: status == 200) if protocol == "HTTP" else bool,
+            )
+        except Exception:
+            process.stop()
+            raise
+        return process
+
+    def _front_door_entry(
+        self, runtime: Runtime, version: Version, process: RuntimeProcess
+    ) -> AgentRuntime:
+        jwt = version.config.get("authorizerConfiguration", {}).get("customJWTAuthorizer")
+        allowlist = version.config.get("requestHeaderConfiguration", {})
+        allowed_headers = {h.lower() for h in allowlist.get("requestHeaderAllowlist", [])}
+        return AgentRuntime(
+            runtime.id,
+            runtime.id,  # its workload identity
+            process.url,
+            "JWT" if jwt else "IAM",
+            protocol=_protocol(version.config),
+            issuer=jwt and TrustedIssuer(jwt["discoveryUrl"], tuple(jwt["allowedAudience"])),
+            allowed_clients=tuple(jwt.get("allowedClients", ())) if jwt else (),
+            allowed_scopes=tuple(jwt.get("allowedScopes", ())) if jwt else (),
+            forward_authorization="authorization" in allowed_headers,
+        )
+
+    def _settle(self, version: Version, status: str, failure: str | None = None) -> None:
+        with self._lock:
+            version.status, version.failure, version.updated = status, failure, self.clock()
+
+    # -- helpers ------------------------------------------------------------------------
+    def _checked(self, p: dict) -> dict:
+        """The request's configuration, if the lab can run it; else a clear refusal."""
+        artifact = p["agentRuntimeArtifact"]
+        if "codeConfiguration" not in artifact:
+            raise _not_emulated("Container images (containerConfiguration)")
+        if p.get("networkConfiguration", {}).get("networkMode", "PUBLIC") != "PUBLIC":
+            raise _not_emulated("VPC network mode")
+        jwt = p.get("authorizerConfiguration", {}).get("customJWTAuthorizer")
+        if jwt and jwt.get("customClaims"):
+            raise _not_emulated("customClaims in a customJWTAuthorizer")
+        if jwt and not jwt.get("allowedAudience"):
+            raise validation_error(
+                "The lab's JWT authorizer needs allowedAudience.",
+                [("authorizerConfiguration", "allowedAudience is missing")],
+            )
+        if "s3" not in artifact["codeConfiguration"]["code"]:
+            raise validation_error(
+                "The code must come from S3.", [("agentRuntimeArtifact", "code.s3 is missing")]
+            )
+        if p["roleArn"] not in self.roles:
+            raise AwsError(
+                "AccessDeniedException", f"The lab's runtime cannot assume role {p['roleArn']}."
+            )
+        config = {key: p[key] for key in KEPT if key in p}
+        _protocol(config)  # one the lab can serve
+        config.setdefault("networkConfiguration", {"networkMode": "PUBLIC"})
+        config.setdefault("lifecycleConfiguration", DEFAULT_LIFECYCLE)
+        return config
+
+    def _version(self, number: int, config: dict, status: str) -> Version:
+        now = self.clock()
+        return Version(number, config, status, now, now)
+
+    def _find(self, runtime_id: str) -> Runtime:
+        runtime = self._runtimes.get(runtime_id)
+        if runtime is None:
+            raise AwsError("ResourceNotFoundException", f"No agent runtime {runtime_id}.")
+        return runtime
+
+    @staticmethod
+    def _version_of(runtime: Runtime, number: str | None) -> Version:
+        if number is None:
+            return runtime.latest
+        for version in runtime.versions:
+            if str(version.number) == number:
+                return version
+        raise AwsError(
+            "ResourceNotFoundException", f"Agent runtime {runtime.id} has no version {number}."
+        )
+
+    @staticmethod
+    def _summary(runtime: Runtime, version: Version) -> dict:
+        return {
+            "agentRuntimeArn": runtime.arn,
+            "agentRuntimeId": runtime.id,
+            "agentRuntimeVersion": str(version.number),
+            "workloadIdentityDetails": {"workloadIdentityArn": runtime.workload_arn},
+            "status": version.status,
+        }
+
+    def _listed(self, runtime: Runtime, version: Version) -> dict:
+        summary = self._summary(runtime, version)
+        del summary["workloadIdentityDetails"]
+        return {
+            **summary,
+            "agentRuntimeName": runtime.name,
+            "description": version.config.get("description", ""),
+            "lastUpdatedAt": _time(version.updated),
+        }
+
+    def hand_over(self) -> list[Runtime]:
+        """Give up every runtime, processes running, to a successor (:meth:`adopt`)."""
+        with self._lock:
+            runtimes, self._runtimes = list(self._runtimes.values()), {}
+        return runtimes
+
+    def adopt(self, runtimes: list[Runtime]) -> None:
+        """Serve runtimes a predecessor handed over, as after the service restarted."""
+        for runtime in runtimes:
+            with self._lock:
+                self._runtimes[runtime.id] = runtime
+            ready = [v for v in runtime.versions if v.status == "READY"]
+            if runtime.process is not None and ready:
+                self.front_door.host(self._front_door_entry(runtime, ready[-1], runtime.process))
+
+    def stop(self) -> None:
+        with self._lock:
+            processes = [r.process for r in self._runtimes.values() if r.process is not None]
+        for process in processes:
+            process.stop()
+
+
+def _protocol(config: dict) -> str:
+    protocol = config.get("protocolConfiguration", {}).get("serverProtocol", "HTTP")
+    if protocol not in READY_PATHS:
+        raise _not_emulated(f"Server protocol {protocol}")
+    return protocol
+
+
+def _not_emulated(what: str) -> AwsError:
+    return AwsError("NotImplementedException", f"{what}: not emulated in the lab.", status=501)
+
+
+def _suffix() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def _time(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

@@ -1,0 +1,343 @@
+"""Agent runtimes through the control plane, as against AWS: the code zip in S3,
+``CreateAgentRuntime`` with direct code deployment and a ``customJWTAuthorizer``, the
+workload identity that comes with the runtime, versions, and the process behind it."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterator
+
+import boto3
+import psutil
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from helpers import aws
+from helpers.cast import audiences
+from helpers.idp import seed
+from helpers.lab import Lab
+
+BUCKET = "agent-code"
+# A real BedrockAgentCoreApp that says who it is, what it was given, and which process
+# serves it; `app.run()` as deployed code calls it (port 8080 on all interfaces on AWS).
+AGENT_CODE = """\
+import os
+from bedrock_agentcore.runtime import BedrockAgentCoreApp, BedrockAgentCoreContext
+
+app = BedrockAgentCoreApp()
+
+@app.entrypoint
+def invoke(payload, context):
+    headers = {k.lower() for k in (context.request_headers or {})}
+    return {
+        "version": VERSION,
+        "payload": payload,
+        "greeting": os.environ.get("GREETING"),
+        "role_key": os.environ.get("AWS_ACCESS_KEY_ID"),
+        "wat": bool(BedrockAgentCoreContext.get_workload_access_token()),
+        "saw_authorization": "authorization" in headers,
+        "pid": os.getpid(),
+    }
+
+if __name__ == "__main__":
+    app.run()
+"""
+
+
+def code_zip(version: str, entry: str = "main.py") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(entry, f"VERSION = {version!r}\n" + AGENT_CODE)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab(agentcore=True) as lab:
+        yield lab
+
+
+def client(lab: Lab, service: str, creds: aws.LabCredentials = aws.OPERATOR):
+    env = lab.env()
+    url = {
+        "s3": env["AWS_ENDPOINT_URL_S3"],
+        "bedrock-agentcore-control": env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL"],
+        "bedrock-agentcore": env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"],
+    }[service]
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=aws.REGION,
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+    )
+
+
+def upload(lab: Lab, key: str, body: bytes) -> dict:
+    s3 = client(lab, "s3")
+    if not s3.list_buckets()["Buckets"]:
+        s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    return {"s3": {"bucket": BUCKET, "prefix": key}}
+
+
+def role(lab: Lab) -> str:
+    return f"arn:aws:iam::{lab.agentcore.account_id}:role/fitness-agent-runtime"
+
+
+def jwt_authorizer(lab: Lab, **extra: object) -> dict:
+    return {
+        "customJWTAuthorizer": {
+            "discoveryUrl": lab.urls.discovery,
+            "allowedAudience": [audiences.AGENT],
+            **extra,
+        }
+    }
+
+
+def artifact(code: dict) -> dict:
+    return {
+        "codeConfiguration": {"code": code, "runtime": "PYTHON_3_11", "entryPoint": ["main.py"]}
+    }
+
+
+def wait_for(control, runtime_id: str, *statuses: str) -> dict:
+    """The runtime once its status is one of ``statuses``."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        got = control.get_agent_runtime(agentRuntimeId=runtime_id)
+        if got["status"] in statuses:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"{runtime_id} never reached {statuses}: {got['status']}")
+
+
+def user_token(lab: Lab) -> str:
+    browser = lab.browser()
+    browser.sign_in(f"{lab.urls.frontend}/login", "alice", "alice-lab-password")
+    return lab.frontend.session_tokens(browser.session.cookies["frontend_session"])["access_token"]
+
+
+def invoke_with_token(lab: Lab, arn: str, token: str) -> requests.Response:
+    url = lab.agentcore.invocation_url(arn)
+    return requests.post(
+        url, json={"prompt": "hi"}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+@pytest.fixture(scope="module")
+def coach(lab: Lab) -> dict:
+    """A runtime with a JWT authorizer, created as a learner would against AWS."""
+    control = client(lab, "bedrock-agentcore-control")
+    created = control.create_agent_runtime(
+        agentRuntimeName="coach",
+        agentRuntimeArtifact=artifact(upload(lab, "coach-v1.zip", code_zip("v1"))),
+        roleArn=role(lab),
+        authorizerConfiguration=jwt_authorizer(lab, allowedClients=[seed.FRONTEND_CLIENT_ID]),
+        requestHeaderConfiguration={"requestHeaderAllowlist": ["Authorization"]},
+        environmentVariables={"GREETING": "hello from v1"},
+    )
+    assert created["status"] == "CREATING" and created["agentRuntimeVersion"] == "1"
+    assert wait_for(control, created["agentRuntimeId"], "READY", "CREATE_FAILED")["status"] == (
+        "READY"
+    )
+    return created
+
+
+def test_a_created_runtime_becomes_ready_with_its_own_workload_identity(
+    lab: Lab, coach: dict
+) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    got = control.get_agent_runtime(agentRuntimeId=coach["agentRuntimeId"])
+    assert got["agentRuntimeName"] == "coach" and got["agentRuntimeArn"] == coach["agentRuntimeArn"]
+    assert got["authorizerConfiguration"]["customJWTAuthorizer"]["discoveryUrl"] == (
+        lab.urls.discovery
+    )
+    workloads = control.list_workload_identities()["workloadIdentities"]
+    arns = {w["workloadIdentityArn"] for w in workloads}
+    assert got["workloadIdentityDetails"]["workloadIdentityArn"] in arns
+    listed = control.list_agent_runtimes()["agentRuntimes"]
+    assert [(r["agentRuntimeName"], r["status"]) for r in listed] == [("coach", "READY")]
+
+
+def test_the_jwt_runtime_runs_the_code_with_its_environment_and_role(lab: Lab, coach: dict) -> None:
+    resp = invoke_with_token(lab, coach["agentRuntimeArn"], user_token(lab))
+    assert resp.status_code == 200, resp.text
+    answer = resp.json()
+    assert answer["version"] == "v1" and answer["payload"] == {"prompt": "hi"}
+    assert answer["greeting"] == "hello from v1"
+    assert answer["role_key"] == aws.AGENT_RUNTIME.access_key_id  # the role's, not ours
+    assert answer["wat"] and answer["saw_authorization"]  # Authorization is allow-listed
+    # Served on 127.0.0.1 only, whatever the code's app.run() asked for.
+    listening = [
+        c.laddr for c in psutil.Process(answer["pid"]).net_connections() if c.status == "LISTEN"
+    ]
+    assert listening and all(address.ip == "127.0.0.1" for address in listening)
+
+
+@pytest.mark.attack
+def test_a_jwt_runtime_refuses_sigv4_callers_and_other_clients(lab: Lab, coach: dict) -> None:
+    runtime_client = client(lab, "bedrock-agentcore", aws.AGENT_RUNTIME)
+    with pytest.raises(ClientError) as refused:
+        runtime_client.invoke_agent_runtime(agentRuntimeArn=coach["agentRuntimeArn"], payload=b"{}")
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "JWT, not SigV4" in refused.value.response["Error"]["Message"]
+    # A valid token of the same IdP, but a machine's, for another audience.
+    machine = requests.post(
+        f"{lab.urls.issuer}/token",
+        data={"grant_type": "client_credentials", "scope": "activities:read"},
+        auth=("reporting-job", lab.client_secret("reporting-job")),
+        timeout=10,
+    )
+    resp = invoke_with_token(lab, coach["agentRuntimeArn"], machine.json()["access_token"])
+    assert resp.status_code == 403
+    assert resp.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize(
+    ("authorizer", "why"),
+    [
+        ({"allowedClients": ["another-app"]}, "is not allowed"),
+        ({"allowedScopes": ["coach:admin"]}, "carries none of the scopes"),
+        ({"allowedAudience": ["fitness-api"]}, "not for us"),
+    ],
+)
+def test_a_valid_token_outside_the_authorizers_rules_is_refused(
+    lab: Lab, authorizer: dict, why: str
+) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    jwt = jwt_authorizer(lab)
+    jwt["customJWTAuthorizer"].update(authorizer)
+    created = control.create_agent_runtime(
+        agentRuntimeName=f"strict_{len(control.list_agent_runtimes()['agentRuntimes'])}",
+        agentRuntimeArtifact=artifact(upload(lab, "strict.zip", code_zip("v1"))),
+        roleArn=role(lab),
+        authorizerConfiguration=jwt,
+    )
+    wait_for(control, created["agentRuntimeId"], "READY")
+    resp = invoke_with_token(lab, created["agentRuntimeArn"], user_token(lab))
+    assert resp.status_code == 403 and why in resp.json()["message"]
+    control.delete_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
+
+
+def test_an_update_is_a_new_version_served_by_a_new_process(lab: Lab) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    created = control.create_agent_runtime(
+        agentRuntimeName="versioned",
+        agentRuntimeArtifact=artifact(upload(lab, "versioned-v1.zip", code_zip("v1"))),
+        roleArn=role(lab),
+        authorizerConfiguration=jwt_authorizer(lab),
+    )
+    runtime_id = created["agentRuntimeId"]
+    wait_for(control, runtime_id, "READY")
+    token = user_token(lab)
+    first = invoke_with_token(lab, created["agentRuntimeArn"], token).json()
+    assert not first["saw_authorization"]  # no allow-list: the token stays at the door
+    updated = control.update_agent_runtime(
+        agentRuntimeId=runtime_id,
+        agentRuntimeArtifact=artifact(upload(lab, "versioned-v2.zip", code_zip("v2"))),
+        roleArn=role(lab),
+        authorizerConfiguration=jwt_authorizer(lab),
+    )
+    assert updated["status"] == "UPDATING" and updated["agentRuntimeVersion"] == "2"
+    wait_for(control, runtime_id, "READY")
+    second = invoke_with_token(lab, created["agentRuntimeArn"], token).json()
+    assert second["version"] == "v2" and second["pid"] != first["pid"]
+    assert not psutil.pid_exists(first["pid"]) or (
+        psutil.Process(first["pid"]).status() == psutil.STATUS_ZOMBIE
+    )
+    versions = control.list_agent_runtime_versions(agentRuntimeId=runtime_id)["agentRuntimes"]
+    assert [v["agentRuntimeVersion"] for v in versions] == ["2", "1"]
+    old = control.get_agent_runtime(agentRuntimeId=runtime_id, agentRuntimeVersion="1")
+    assert old["agentRuntimeArtifact"]["codeConfiguration"]["code"]["s3"]["prefix"] == (
+        "versioned-v1.zip"
+    )
+    deleted = control.delete_agent_runtime(agentRuntimeId=runtime_id)
+    assert deleted["status"] == "DELETING"
+    with pytest.raises(ClientError) as gone:
+        control.get_agent_runtime(agentRuntimeId=runtime_id)
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    workloads = control.list_workload_identities()["workloadIdentities"]
+    assert runtime_id not in {w["name"] for w in workloads}
+    assert not psutil.pid_exists(second["pid"]) or (
+        psutil.Process(second["pid"]).status() == psutil.STATUS_ZOMBIE
+    )
+
+
+def test_a_runtime_outlives_a_restart_of_the_service(lab: Lab, coach: dict) -> None:
+    before = invoke_with_token(lab, coach["agentRuntimeArn"], user_token(lab)).json()
+    lab.agentcore.restart()
+    control = client(lab, "bedrock-agentcore-control")
+    assert control.get_agent_runtime(agentRuntimeId=coach["agentRuntimeId"])["status"] == "READY"
+    after = invoke_with_token(lab, coach["agentRuntimeArn"], user_token(lab)).json()
+    assert after["pid"] == before["pid"]  # the same process, known to the new front door
+
+
+def test_code_that_cannot_start_fails_the_creation_and_says_why(lab: Lab) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    broken = io.BytesIO()
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("main.py", "raise SystemExit('no model key configured')\n")
+    cases = {
+        "crashes": upload(lab, "crashes.zip", broken.getvalue()),
+        "no_entry": upload(lab, "no-entry.zip", code_zip("v1", entry="other.py")),
+        "no_zip": upload(lab, "not-a-zip.zip", b"this is not a zip"),
+    }
+    reasons = {}
+    for name, code in cases.items():
+        created = control.create_agent_runtime(
+            agentRuntimeName=name, agentRuntimeArtifact=artifact(code), roleArn=role(lab)
+        )
+        failed = wait_for(control, created["agentRuntimeId"], "CREATE_FAILED", "READY")
+        assert failed["status"] == "CREATE_FAILED"
+        reasons[name] = failed["failureReason"]
+    assert "exited with status 1" in reasons["crashes"]
+    assert "main.py is not in the code zip" in reasons["no_entry"]
+    assert "BadZipFile" in reasons["no_zip"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "status"),
+    [
+        (
+            {
+                "agentRuntimeArtifact": {
+                    "containerConfiguration": {
+                        "containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/coach:v1"
+                    }
+                }
+            },
+            "NotImplementedException",
+            501,
+        ),
+        ({"roleArn": "arn:aws:iam::123456789012:role/nobody"}, "AccessDeniedException", 403),
+        (
+            {"protocolConfiguration": {"serverProtocol": "A2A"}},
+            "NotImplementedException",
+            501,
+        ),
+    ],
+)
+def test_what_the_lab_cannot_run_is_refused_clearly(
+    lab: Lab, extra: dict, code: str, status: int
+) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    request = {
+        "agentRuntimeName": "refused",
+        "agentRuntimeArtifact": artifact({"s3": {"bucket": BUCKET, "prefix": "none.zip"}}),
+        "roleArn": role(lab),
+        **extra,
+    }
+    with pytest.raises(ClientError) as refused:
+        control.create_agent_runtime(**request)
+    error = refused.value.response
+    assert error["Error"]["Code"] == code
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == status
+    names = [r["agentRuntimeName"] for r in control.list_agent_runtimes()["agentRuntimes"]]
+    assert "refused" not in names
+    assert json.dumps(error["Error"]["Message"])  # a message, never an empty body
