@@ -250,3 +250,20 @@ class MotoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def wait_for_runtime(control: BaseClient, runtime_id: str, timeout_s: float = 120.0) -> dict:
+    """``GetAgentRuntime`` until the runtime has settled: READY, or an error saying why
+    not. boto3 has no waiter for agent runtimes; this is the loop one writes instead."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        runtime = control.get_agent_runtime(agentRuntimeId=runtime_id)
+        if runtime["status"] == "READY":
+            return runtime
+        if runtime["status"].endswith("FAILED"):
+            raise RuntimeError(f"{runtime_id} {runtime['status']}: {runtime.get('failureReason')}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{runtime_id} still {runtime['status']} after {timeout_s:.0f} s")
+        time.sleep(0.1)

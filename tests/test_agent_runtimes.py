@@ -15,9 +15,11 @@ import psutil
 import pytest
 import requests
 from botocore.exceptions import ClientError
+from conftest import create_lab_oauth2_provider
 
 from helpers import aws
 from helpers.cast import audiences
+from helpers.cast.deployable import code_zip as code_zip_of
 from helpers.idp import seed
 from helpers.lab import Lab
 
@@ -341,3 +343,57 @@ def test_what_the_lab_cannot_run_is_refused_clearly(
     names = [r["agentRuntimeName"] for r in control.list_agent_runtimes()["agentRuntimes"]]
     assert "refused" not in names
     assert json.dumps(error["Error"]["Message"])  # a message, never an empty body
+
+
+def test_the_courses_coach_and_mcp_server_run_as_created_runtimes(lab: Lab) -> None:
+    # Notebook 05's chain, with both runtimes created through the control plane: the MCP
+    # runtime speaks MCP behind the front door, and each runtime's role acts as the
+    # workload identity its runtime got.
+    control = client(lab, "bedrock-agentcore-control")
+    for client_id in ("fitness-agent", "fitness-mcp"):
+        create_lab_oauth2_provider(control, lab, f"{client_id}-obo", client_id)
+    activities = lab.urls.fitness_api + "/v1/athlete/activities"
+    account = lab.agentcore.account_id
+    allow_authorization = {"requestHeaderAllowlist": ["Authorization"]}
+    mcp = control.create_agent_runtime(
+        agentRuntimeName="fitness_mcp",
+        agentRuntimeArtifact=artifact(upload(lab, "mcp.zip", code_zip_of("mcp"))),
+        roleArn=f"arn:aws:iam::{account}:role/fitness-mcp-runtime",
+        protocolConfiguration={"serverProtocol": "MCP"},
+        authorizerConfiguration={
+            "customJWTAuthorizer": {
+                "discoveryUrl": lab.urls.discovery,
+                "allowedAudience": [audiences.MCP],
+            }
+        },
+        requestHeaderConfiguration=allow_authorization,
+        environmentVariables={
+            "MCP_PROVIDER_NAME": "fitness-mcp-obo",
+            "MCP_ACTIVITIES_URL": activities,
+        },
+    )
+    coach = control.create_agent_runtime(
+        agentRuntimeName="fitness_coach",
+        agentRuntimeArtifact=artifact(upload(lab, "coach.zip", code_zip_of("coach"))),
+        roleArn=role(lab),
+        authorizerConfiguration=jwt_authorizer(lab),
+        requestHeaderConfiguration=allow_authorization,
+        environmentVariables={
+            "COACH_ACTIVITIES_URL": activities,
+            "COACH_MCP_URL": lab.agentcore.invocation_url(mcp["agentRuntimeArn"]),
+            "COACH_OBO_PROVIDER_NAME": "fitness-agent-obo",
+        },
+    )
+    for runtime in (mcp, coach):
+        assert aws.wait_for_runtime(control, runtime["agentRuntimeId"])["status"] == "READY"
+    resp = requests.post(
+        lab.agentcore.invocation_url(coach["agentRuntimeArn"]),
+        json={"prompt": "My week", "action": "mcp"},
+        headers={"Authorization": f"Bearer {user_token(lab)}"},
+        timeout=30,
+    )
+    tool = resp.json()["mcp"]["tool"]
+    assert tool["status"] == 200 and tool["result"]["status"] == 200
+    assert tool["result"]["body"]["athlete"] == "user-1-alice"
+    for runtime in (coach, mcp):
+        control.delete_agent_runtime(agentRuntimeId=runtime["agentRuntimeId"])

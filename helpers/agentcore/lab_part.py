@@ -207,6 +207,8 @@ class AgentCorePart:
             "AWS_ENDPOINT_URL_KMS": self.moto.url,
             # Where a runtime's code zip goes for direct code deployment.
             "AWS_ENDPOINT_URL_S3": self.moto.url,
+            # Who the credentials belong to: GetCallerIdentity names the account.
+            "AWS_ENDPOINT_URL_STS": self.moto.url,
             "AWS_ACCESS_KEY_ID": aws.OPERATOR.access_key_id,
             "AWS_SECRET_ACCESS_KEY": aws.OPERATOR.secret_access_key,
             "AWS_REGION": aws.REGION,

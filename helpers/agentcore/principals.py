@@ -43,7 +43,10 @@ def for_account(account_id: str = aws.ACCOUNT_ID) -> list[Principal]:
             f"{role}/{name}", creds.access_key_id, creds.secret_access_key, actions, workloads
         )
 
-    agent, mcp = frozenset({"fitness-agent"}), frozenset({"fitness-mcp"})
+    # Each runtime role also acts as the workload identity AgentCore creates with a runtime
+    # of its name (CreateAgentRuntime): the runtime's id, its name and a suffix.
+    agent = frozenset({"fitness-agent", "fitness_coach-*"})
+    mcp = frozenset({"fitness-mcp", "fitness_mcp-*"})
     return [
         principal("lab-operator", aws.OPERATOR, frozenset({"bedrock-agentcore:*"})),
         principal("fitness-agent-runtime", aws.AGENT_RUNTIME, RUNTIME_ACTIONS, agent),

@@ -16,8 +16,8 @@ claims, and endpoints other than the default.
 
 from __future__ import annotations
 
+import hashlib
 import io
-import secrets
 import shutil
 import socket
 import subprocess
@@ -38,7 +38,9 @@ from .inbound import TrustedIssuer
 from .protocol import Handler, without_call
 from .runtime import AgentRuntime, RuntimeFrontDoor
 
-READY_PATHS = {"HTTP": "/ping", "MCP": "/mcp"}
+# Readiness: an HTTP runtime answers /ping with 200 (the runtime contract); for an MCP
+# server any answer will do, from a path that is not /mcp (GET there opens an SSE stream).
+READY_PATHS = {"HTTP": "/ping", "MCP": "/"}
 DEPLOY_DEADLINE_S = 60.0
 # Members the lab keeps and returns as given, beside those it acts on.
 KEPT = (
@@ -153,7 +155,7 @@ class AgentRuntimes:
                 raise AwsError(
                     "ConflictException", f"An agent runtime {p['agentRuntimeName']} exists."
                 )
-            runtime_id = f"{p['agentRuntimeName']}-{_suffix()}"
+            runtime_id = f"{p['agentRuntimeName']}-{self._suffix(p['agentRuntimeName'])}"
             workload = self.directory.create("workload", runtime_id, {}, p.get("tags"))
             runtime = Runtime(
                 runtime_id, p["agentRuntimeName"], self.front_door.arn(runtime_id), workload.arn
@@ -317,6 +319,12 @@ class AgentRuntimes:
         config.setdefault("lifecycleConfiguration", DEFAULT_LIFECYCLE)
         return config
 
+    def _suffix(self, name: str) -> str:
+        """The id's 10 characters after the name. AWS draws them at random; the lab derives
+        them from the account and the name, so that a notebook's outputs repeat."""
+        seed = hashlib.sha256(f"{self.front_door.account_id}/{name}".encode()).digest()
+        return _base62(int.from_bytes(seed, "big"), 10)
+
     def _version(self, number: int, config: dict, status: str) -> Version:
         now = self.clock()
         return Version(number, config, status, now, now)
@@ -391,9 +399,13 @@ def _not_emulated(what: str) -> AwsError:
     return AwsError("NotImplementedException", f"{what}: not emulated in the lab.", status=501)
 
 
-def _suffix() -> str:
+def _base62(number: int, length: int) -> str:
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    return "".join(secrets.choice(alphabet) for _ in range(10))
+    digits = []
+    for _ in range(length):
+        number, digit = divmod(number, len(alphabet))
+        digits.append(alphabet[digit])
+    return "".join(digits)
 
 
 def _time(seconds: float) -> datetime:

@@ -13,6 +13,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -38,14 +39,14 @@ class Principal:
     secret_key: str
     allowed_actions: frozenset[str] = field(default_factory=frozenset)
     # Workload identities this principal may act as (None: any), like an IAM policy's
-    # Resource element on the workload-identity ARNs.
+    # Resource element on the workload-identity ARNs, where "*" matches any characters.
     workloads: frozenset[str] | None = None
 
     def may(self, action: str) -> bool:
         return "bedrock-agentcore:*" in self.allowed_actions or action in self.allowed_actions
 
     def may_use_workload(self, name: str) -> bool:
-        return self.workloads is None or name in self.workloads
+        return self.workloads is None or any(fnmatchcase(name, w) for w in self.workloads)
 
 
 def authenticate(

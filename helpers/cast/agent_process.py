@@ -13,7 +13,6 @@ Runtime.
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 import subprocess
@@ -60,27 +59,15 @@ class AgentProcess(Listening):
 
 
 def _coach() -> ASGIApp:
-    from .coach_agent import CoachConfig, create_coach_agent  # SDK import after env is set
+    from .coach_agent import app_from_env  # SDK import after env is set
 
-    return create_coach_agent(
-        CoachConfig(
-            activities_url=os.environ["COACH_ACTIVITIES_URL"],
-            provider_name=os.environ.get("COACH_PROVIDER_NAME"),
-            mcp_url=os.environ.get("COACH_MCP_URL"),
-            obo_provider_name=os.environ.get("COACH_OBO_PROVIDER_NAME"),
-        )
-    )
+    return app_from_env()
 
 
 def _mcp() -> ASGIApp:
-    from .mcp_server import McpConfig, create_mcp_server
+    from .mcp_server import app_from_env
 
-    return create_mcp_server(
-        McpConfig(
-            provider_name=os.environ["MCP_PROVIDER_NAME"],
-            activities_url=os.environ["MCP_ACTIVITIES_URL"],
-        )
-    )
+    return app_from_env()
 
 
 _KINDS: dict[str, Callable[[], ASGIApp]] = {"coach": _coach, "mcp": _mcp}

@@ -25,6 +25,7 @@ Actions (``payload["action"]``):
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -213,3 +214,15 @@ def create_coach_agent(config: CoachConfig) -> BedrockAgentCoreApp:
         return answer
 
     return app
+
+
+def app_from_env() -> BedrockAgentCoreApp:
+    """The coach as a runtime runs it: configured by its environment variables."""
+    return create_coach_agent(
+        CoachConfig(
+            activities_url=os.environ["COACH_ACTIVITIES_URL"],
+            provider_name=os.environ.get("COACH_PROVIDER_NAME"),
+            mcp_url=os.environ.get("COACH_MCP_URL"),
+            obo_provider_name=os.environ.get("COACH_OBO_PROVIDER_NAME"),
+        )
+    )

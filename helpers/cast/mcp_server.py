@@ -22,6 +22,7 @@ user.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -186,3 +187,13 @@ def _refusal(response: httpx2.Response) -> ToolCall:
     except ValueError:
         message = response.text
     return ToolCall(response.status_code, refused=f"{code}: {message}")
+
+
+def app_from_env() -> Starlette:
+    """The MCP server as a runtime runs it: configured by its environment variables."""
+    return create_mcp_server(
+        McpConfig(
+            provider_name=os.environ["MCP_PROVIDER_NAME"],
+            activities_url=os.environ["MCP_ACTIVITIES_URL"],
+        )
+    )
