@@ -17,12 +17,15 @@ import sys
 import threading
 import time
 
+from .cast.fitness_api import ACTIVITIES_PATH
 from .lab import start_lab
 from .processes import tree_rss_mib
 
 
 def serve(agentcore: bool) -> int:
     lab = start_lab(agentcore=agentcore)
+    if lab.agentcore:  # the MCP server on its runtime, for MCP clients (LAB_MCP_URL)
+        lab.agentcore.create_mcp_runtime(activities_url=lab.urls.fitness_api + ACTIVITIES_PATH)
     exports = [f"export {name}={shlex.quote(value)}" for name, value in lab.env().items()]
     print("\n".join(exports), flush=True)
     print(f"# lab ready in {lab.ready_after_s * 1000:.0f} ms; Ctrl-C stops it", file=sys.stderr)

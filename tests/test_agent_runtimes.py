@@ -18,8 +18,9 @@ from botocore.exceptions import ClientError
 from conftest import create_lab_oauth2_provider
 
 from helpers import aws
-from helpers.cast import audiences
+from helpers.cast import audiences, fitness_api
 from helpers.cast.deployable import code_zip as code_zip_of
+from helpers.cast.mcp_server import call_tool
 from helpers.idp import seed
 from helpers.lab import Lab
 
@@ -397,3 +398,36 @@ def test_the_courses_coach_and_mcp_server_run_as_created_runtimes(lab: Lab) -> N
     assert tool["result"]["body"]["athlete"] == "user-1-alice"
     for runtime in (coach, mcp):
         control.delete_agent_runtime(agentRuntimeId=runtime["agentRuntimeId"])
+
+
+def test_the_labs_mcp_runtime_serves_the_official_mcp_client() -> None:
+    with Lab(agentcore=True) as lab:  # a lab of its own: it keeps its fitness_mcp runtime
+        _mcp_runtime_serves_the_mcp_client(lab)
+
+
+def _mcp_runtime_serves_the_mcp_client(lab: Lab) -> None:
+    # What `python -m helpers serve` exports as LAB_MCP_URL: an MCP client with a token for
+    # the MCP server's audience lists and calls its tool; a token for the agent is refused.
+    url = lab.agentcore.create_mcp_runtime(
+        activities_url=lab.urls.fitness_api + fitness_api.ACTIVITIES_PATH
+    )
+    assert lab.env()["LAB_MCP_URL"] == url
+    alice = user_token(lab)
+    exchanged = requests.post(
+        f"{lab.urls.issuer}/token",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": alice,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "audience": audiences.MCP,
+            "scope": "activities:read",
+        },
+        auth=(audiences.AGENT, lab.client_secret(audiences.AGENT)),
+        timeout=10,
+    )
+    assert exchanged.status_code == 200, exchanged.text
+    called = call_tool(url, exchanged.json()["access_token"], "list_activities")
+    assert called.status == 200
+    assert called.result["body"]["athlete"] == "user-1-alice"
+    refused = call_tool(url, alice, "list_activities")
+    assert refused.status == 403

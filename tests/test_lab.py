@@ -15,7 +15,7 @@ import tempfile
 import textwrap
 import threading
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import boto3
 import jwt
@@ -174,6 +174,7 @@ AWS_VARIABLES = {
     "AWS_ENDPOINT_URL_KMS",
     "AWS_ENDPOINT_URL_S3",
     "AWS_ENDPOINT_URL_STS",
+    "LAB_MCP_URL",  # serve's MCP server on its runtime
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_REGION",
@@ -203,7 +204,17 @@ def test_serve_prints_exports_and_stops_on_ctrl_c() -> None:
             "bedrock-agentcore-control",
             endpoint_url=exports["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL"],
         )
-        assert control.list_workload_identities()["workloadIdentities"] == []
+        # The one runtime serve creates: the MCP server, behind its JWT authorizer.
+        runtimes = control.list_agent_runtimes()["agentRuntimes"]
+        assert [(r["agentRuntimeName"], r["status"]) for r in runtimes] == [
+            ("fitness_mcp", "READY")
+        ]
+        workloads = control.list_workload_identities()["workloadIdentities"]
+        assert [w["name"] for w in workloads] == [runtimes[0]["agentRuntimeId"]]
+        assert quote(runtimes[0]["agentRuntimeArn"], safe="") in exports["LAB_MCP_URL"]
+        anonymous = requests.post(exports["LAB_MCP_URL"], json={}, timeout=5)
+        assert anonymous.status_code == 403
+        assert anonymous.headers["x-amzn-ErrorType"] == "AccessDeniedException"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
         assert not _port_open(exports["LAB_OIDC_ISSUER"])

@@ -3,6 +3,7 @@ wired to the lab's identity provider."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from urllib.parse import quote
@@ -12,6 +13,7 @@ from botocore.loaders import Loader
 from .. import aws, processes
 from ..cast import audiences
 from ..cast.agent_process import AgentProcess
+from ..cast.deployable import code_zip
 from ..clock import LabClock
 from ..horizon import Horizon
 from ..idp import seed
@@ -26,6 +28,7 @@ from .runtime import AgentRuntime
 OUTBOUND_CLIENT_ID = "agentcore-outbound"
 OUTBOUND_SCOPE = "openid offline_access activities:read"
 INBOUND_AUDIENCES = (audiences.AGENT,)  # what the agent's JWT authorizer accepts
+CODE_BUCKET = "fitness-runtime-code"  # where the lab's own runtimes keep their code zips
 
 
 class AgentCorePart:
@@ -60,6 +63,7 @@ class AgentCorePart:
         idp_store.add_client(seed.resource_server_client(seed.MCP_CLIENT_ID, "Fitness MCP server"))
         self.identity.start()
         self.agents: list[AgentProcess] = []
+        self.mcp_url: str | None = None  # the MCP runtime's, once create_mcp_runtime made it
 
     def _emulator_preferring(self, ports: tuple[int, int]) -> AgentCoreIdentity:
         """The emulator on ``ports`` (control, data plane) when they are free.
@@ -145,6 +149,62 @@ class AgentCorePart:
             )
         )
 
+    def create_mcp_runtime(self, *, activities_url: str) -> str:
+        """The fitness MCP server as a runtime created through the control plane, the way
+        notebook 05 creates it; returns its invocation URL, where an MCP client connects.
+
+        It reads the fitness API with tokens AgentCore Identity exchanges at provider
+        ``fitness-mcp-obo`` (made here when missing), and admits JWTs for fitness-mcp only.
+        """
+        control = aws.client(
+            "bedrock-agentcore-control", self.identity.control_server.url, aws.OPERATOR, self.loader
+        )
+        s3 = aws.client("s3", self.moto.url, aws.OPERATOR, self.loader)
+        provider = f"{seed.MCP_CLIENT_ID}-obo"
+        if provider not in {
+            p["name"] for p in control.list_oauth2_credential_providers()["credentialProviders"]
+        }:
+            control.create_oauth2_credential_provider(
+                name=provider,
+                credentialProviderVendor="CustomOauth2",
+                oauth2ProviderConfigInput={
+                    "customOauth2ProviderConfig": {
+                        "oauthDiscovery": {"discoveryUrl": self.discovery_url},
+                        "clientId": seed.MCP_CLIENT_ID,
+                        "clientSecret": self.idp_store.clients[seed.MCP_CLIENT_ID].client_secret,
+                    }
+                },
+            )
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=CODE_BUCKET)
+        s3.put_object(Bucket=CODE_BUCKET, Key="mcp.zip", Body=code_zip("mcp"))
+        created = control.create_agent_runtime(
+            agentRuntimeName="fitness_mcp",
+            agentRuntimeArtifact={
+                "codeConfiguration": {
+                    "code": {"s3": {"bucket": CODE_BUCKET, "prefix": "mcp.zip"}},
+                    "runtime": "PYTHON_3_11",
+                    "entryPoint": ["main.py"],
+                }
+            },
+            roleArn=f"arn:aws:iam::{self.account_id}:role/fitness-mcp-runtime",
+            protocolConfiguration={"serverProtocol": "MCP"},
+            authorizerConfiguration={
+                "customJWTAuthorizer": {
+                    "discoveryUrl": self.discovery_url,
+                    "allowedAudience": [audiences.MCP],
+                }
+            },
+            requestHeaderConfiguration={"requestHeaderAllowlist": ["Authorization"]},
+            environmentVariables={
+                "MCP_PROVIDER_NAME": provider,
+                "MCP_ACTIVITIES_URL": activities_url,
+            },
+        )
+        aws.wait_for_runtime(control, created["agentRuntimeId"])
+        self.mcp_url = self.invocation_url(created["agentRuntimeArn"])
+        return self.mcp_url
+
     def invocation_url(self, arn: str) -> str:
         """Where a bearer-token caller invokes a runtime: InvokeAgentRuntime's URI."""
         return f"{self.identity.data_server.url}/runtimes/{quote(arn, safe='')}/invocations"
@@ -213,6 +273,7 @@ class AgentCorePart:
             "AWS_SECRET_ACCESS_KEY": aws.OPERATOR.secret_access_key,
             "AWS_REGION": aws.REGION,
             "AWS_DEFAULT_REGION": aws.REGION,
+            **({"LAB_MCP_URL": self.mcp_url} if self.mcp_url else {}),
         }
 
     def stop(self) -> None:

@@ -9,6 +9,7 @@ from . import audiences
 from .resource_server import ResourceServer
 
 AUDIENCE = audiences.FITNESS_API
+ACTIVITIES_PATH = "/v1/athlete/activities"
 
 ACTIVITIES = {
     "user-1-alice": [
@@ -23,7 +24,7 @@ def create_fitness_api(resource_server: ResourceServer) -> Flask:
     app = harden(Flask("lab-fitness-api"))
     app.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: "ok")
 
-    @app.get("/v1/athlete/activities")
+    @app.get(ACTIVITIES_PATH)
     @resource_server.protect("activities:read")
     def activities():  # noqa: ANN202
         # The token's subject decides whose data comes back: never a query parameter.
