@@ -52,6 +52,9 @@ class CoachConfig:
     auth_flow: Literal["USER_FEDERATION", "M2M"] = "USER_FEDERATION"
     mcp_url: str | None = None  # the MCP runtime's invocation URL
     obo_provider_name: str | None = None  # the provider AgentCore exchanges tokens at
+    # Where a user's browser returns after consenting (one of the workload identity's
+    # allowed return URLs); None: the one the runtime passes in OAuth2CallbackUrl.
+    return_url: str | None = None
 
 
 class ConsentRequired(Exception):
@@ -109,6 +112,7 @@ def _activities_reader(config: CoachConfig, provider: str) -> Step:
         scopes=list(config.scopes),
         auth_flow=config.auth_flow,
         on_auth_url=_hand_back,
+        callback_url=config.return_url,
     )
     def read_activities(context: RequestContext, *, access_token: str) -> dict[str, Any]:
         return _get(config.activities_url, access_token)
@@ -224,5 +228,6 @@ def app_from_env() -> BedrockAgentCoreApp:
             provider_name=os.environ.get("COACH_PROVIDER_NAME"),
             mcp_url=os.environ.get("COACH_MCP_URL"),
             obo_provider_name=os.environ.get("COACH_OBO_PROVIDER_NAME"),
+            return_url=os.environ.get("COACH_RETURN_URL"),
         )
     )
