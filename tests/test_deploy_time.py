@@ -7,7 +7,9 @@ nor any process one spawned, outlives the tests.
 
 from __future__ import annotations
 
+import copy
 import io
+import json
 import logging
 import secrets
 import uuid
@@ -17,6 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 from botocore.client import BaseClient
+from cfnlint.api import lint as cfn_lint
 
 from helpers.aws import OPERATOR, MotoServer, client
 from helpers.masking import mask
@@ -119,7 +122,12 @@ def test_render_resolves_refs_and_defaults(weather_key: str) -> None:
         (TEMPLATE, {WEATHER_PARAM: "k", "Typo": "v"}, "not declared"),
         (TEMPLATE, {}, "without a value"),
         (
-            {"Parameters": {}, "Agent": {"Environment": {"X": {"Ref": "Nope"}}}},
+            {
+                "Parameters": {},
+                "Resources": {
+                    "Agent": {"Properties": {"EnvironmentVariables": {"X": {"Ref": "N"}}}}
+                },
+            },
             {},
             "undeclared parameter",
         ),
@@ -239,3 +247,18 @@ def test_rotation_is_not_seen_until_redeploy() -> None:
             first.current_key()
     assert seconds > 0
     assert not Path(f"/proc/{first.pid}").exists()
+
+
+@pytest.mark.parametrize("template", [TEMPLATE, SEALED_TEMPLATE], ids=["plain", "sealed"])
+def test_the_template_is_a_runtime_cfn_lint_accepts(template: dict) -> None:
+    # cfn-lint checks the resource against AWS::BedrockAgentCore::Runtime's published schema.
+    assert template["Resources"]["Agent"]["Type"] == "AWS::BedrockAgentCore::Runtime"
+    assert [str(match) for match in cfn_lint(json.dumps(template))] == []
+
+
+def test_cfn_lint_catches_a_template_that_is_not_a_runtime() -> None:
+    broken = copy.deepcopy(TEMPLATE)
+    code = broken["Resources"]["Agent"]["Properties"]["AgentRuntimeArtifact"]["CodeConfiguration"]
+    code["EntryPoints"] = code.pop("EntryPoint")
+    rules = {match.rule.id for match in cfn_lint(json.dumps(broken))}
+    assert {"E3002", "E3003"} <= rules  # an unknown property, a missing required one

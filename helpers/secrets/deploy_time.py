@@ -1,8 +1,9 @@
 """Pattern 1, secrets at deploy time: a template renders them into the agent's environment.
 
-A CloudFormation-like template (``Parameters``, and an ``Agent`` whose ``Environment``
-refers to them with ``{"Ref": ...}``) is rendered once, at deploy time, into the
-environment of a real child process, :mod:`helpers.secrets.deployed_agent`. That is how
+A CloudFormation template (``Parameters``, and an ``AWS::BedrockAgentCore::Runtime``
+whose ``EnvironmentVariables`` refer to them with ``{"Ref": ...}``) is rendered once, at
+deploy time, into the environment of a real child process,
+:mod:`helpers.secrets.deployed_agent`: the lab renders the variables, not the resource. That is how
 Lambda environment variables and AgentCore Runtime's ``environmentVariables`` reach code.
 What the plaintext variable costs:
 
@@ -42,18 +43,43 @@ WEATHER_PARAM = "WeatherApiKey"
 PLAIN_VAR = "WEATHER_API_KEY"  # the key itself
 SEALED_VAR = "WEATHER_API_KEY_KMS"  # base64 of a KMS ciphertext of the key
 LOG_REDACTION_VAR = "LOG_REDACTION"  # "1": the agent's log handler masks its secrets
+AGENT_RESOURCE = "Agent"  # the template's runtime resource
 
 
 def _template(key_var: str) -> dict[str, Any]:
+    """A CloudFormation template with one ``AWS::BedrockAgentCore::Runtime``: the agent,
+    whose ``EnvironmentVariables`` take the parameters (cfn-lint checks it against the
+    resource's published schema in the tests)."""
+    code = {"S3": {"Bucket": "fitness-runtime-code", "Prefix": "weather-agent.zip"}}
     return {
+        "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": {
-            WEATHER_PARAM: {"Type": "String"},
-            "LogRedaction": {"Type": "String", "Default": "0"},
+            # NoEcho: CloudFormation shows the value as asterisks in the console and in
+            # DescribeStacks. It still lands in the runtime's environment in plaintext.
+            WEATHER_PARAM: {"Type": "String", "NoEcho": True},
+            "LogRedaction": {"Type": "String", "Default": "0", "AllowedValues": ["0", "1"]},
         },
-        "Agent": {
-            "Environment": {
-                key_var: {"Ref": WEATHER_PARAM},
-                LOG_REDACTION_VAR: {"Ref": "LogRedaction"},
+        "Resources": {
+            AGENT_RESOURCE: {
+                "Type": "AWS::BedrockAgentCore::Runtime",
+                "Properties": {
+                    "AgentRuntimeName": "fitness_weather_agent",
+                    "RoleArn": {
+                        "Fn::Sub": "arn:aws:iam::${AWS::AccountId}:role/fitness-agent-runtime"
+                    },
+                    "NetworkConfiguration": {"NetworkMode": "PUBLIC"},
+                    "AgentRuntimeArtifact": {
+                        "CodeConfiguration": {
+                            "Code": code,
+                            "Runtime": "PYTHON_3_11",
+                            "EntryPoint": ["main.py"],
+                        }
+                    },
+                    "EnvironmentVariables": {
+                        key_var: {"Ref": WEATHER_PARAM},
+                        LOG_REDACTION_VAR: {"Ref": "LogRedaction"},
+                    },
+                },
             }
         },
     }
@@ -77,7 +103,7 @@ def render(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[s
     missing = sorted(name for name, value in values.items() if value is None)
     if missing:
         raise TemplateError(f"parameters without a value or a Default: {missing}")
-    environment = template["Agent"]["Environment"]
+    environment = template["Resources"][AGENT_RESOURCE]["Properties"]["EnvironmentVariables"]
     return {var: _resolve(value, values) for var, value in environment.items()}
 
 
