@@ -80,12 +80,12 @@ def client(lab: Lab, service: str, creds: aws.LabCredentials = aws.OPERATOR):
     )
 
 
-def upload(lab: Lab, key: str, body: bytes) -> dict:
+def upload(lab: Lab, key: str, body: bytes, bucket: str = BUCKET) -> dict:
     s3 = client(lab, "s3")
-    if not s3.list_buckets()["Buckets"]:
-        s3.create_bucket(Bucket=BUCKET)
-    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-    return {"s3": {"bucket": BUCKET, "prefix": key}}
+    if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return {"s3": {"bucket": bucket, "prefix": key}}
 
 
 def role(lab: Lab) -> str:
@@ -431,3 +431,38 @@ def _mcp_runtime_serves_the_mcp_client(lab: Lab) -> None:
     assert called.result["body"]["athlete"] == "user-1-alice"
     refused = call_tool(url, alice, "list_activities")
     assert refused.status == 403
+
+
+def test_stopping_the_lab_ends_a_runtime_still_starting() -> None:
+    # Code that never answers /ping stays CREATING; the lab's stop must not leave it behind.
+    # A bucket of its own: bucket names are global in S3, and so across the labs of a process.
+    never_ready = io.BytesIO()
+    with zipfile.ZipFile(never_ready, "w") as archive:
+        archive.writestr("main.py", "import time\ntime.sleep(600)\n")
+    with Lab(agentcore=True) as lab:
+        control = client(lab, "bedrock-agentcore-control")
+        created = control.create_agent_runtime(
+            agentRuntimeName="never_ready",
+            agentRuntimeArtifact=artifact(
+                upload(lab, "slow.zip", never_ready.getvalue(), bucket="never-ready-code")
+            ),
+            roleArn=role(lab),
+        )
+        deadline = time.monotonic() + 30
+        while not (starting := runtime_hosts(lab)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(starting) == 1
+        assert control.get_agent_runtime(agentRuntimeId=created["agentRuntimeId"])["status"] == (
+            "CREATING"
+        )
+    assert not starting[0].is_running() or starting[0].status() == psutil.STATUS_ZOMBIE
+
+
+def runtime_hosts(lab: Lab) -> list[psutil.Process]:
+    """The processes that serve a runtime's code for ``lab`` (they run in its state)."""
+    state = str(lab.agentcore.state_dir)
+    return [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if "helpers.agentcore.runtime_host" in child.cmdline() and child.cwd().startswith(state)
+    ]

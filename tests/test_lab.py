@@ -335,6 +335,25 @@ def test_a_kernel_shut_down_by_jupyter_stops_its_lab_and_its_agents() -> None:
     assert not os.path.exists(state_dir)  # removed by the lab's stop at exit
 
 
+def test_the_lab_stops_as_soon_as_the_kernel_is_told_to_shut_down() -> None:
+    """ipykernel sets the shell's exit_now on a shutdown request, then terminates the
+    kernel's children on a schedule: the lab stops its own first, at that moment."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from helpers.lab import start_lab
+
+    shell = InteractiveShell.instance()
+    try:
+        lab = start_lab()
+        again = start_lab()  # a re-run start cell: still one stop, of the current lab
+        assert lab.stopped and not again.stopped
+        shell.exit_now = True
+        assert again.stopped
+        assert not _port_open(again.urls.issuer)
+    finally:
+        InteractiveShell.clear_instance()
+
+
 def test_state_left_by_a_killed_process_is_removed_by_the_next_lab() -> None:
     """nbval kills a notebook's kernel outright: its lab never stops, its state directory
     (vault, WAT key, logs) stays. The next lab part to make one removes it, and only it."""

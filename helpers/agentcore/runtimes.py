@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..processes import child_env, reap, spawn
-from ..serving import LOOPBACK, Listening
+from ..serving import LOOPBACK, Listening, stop_together
 from . import runtime_host
 from .directory import Directory
 from .errors import AwsError, validation_error
@@ -110,7 +110,7 @@ class RuntimeProcess(Listening):
         if self._proc.poll() is not None:
             raise RuntimeError(f"the entry point exited with status {self._proc.returncode}")
 
-    def stop(self) -> None:
+    def stop(self) -> None:  # safe to call twice, and from two threads
         reap(self._proc)
         self._log.close()
 
@@ -135,6 +135,8 @@ class AgentRuntimes:
         self.code_root = state_dir / "runtimes"
         self._lock = threading.Lock()
         self._runtimes: dict[str, Runtime] = {}
+        self._starting: set[RuntimeProcess] = set()  # deployed, not READY yet
+        self._stopped = False
 
     def handlers(self) -> dict[str, Handler]:
         ops: dict[str, Callable[[dict], dict]] = {
@@ -229,9 +231,10 @@ class AgentRuntimes:
             self._settle(version, failed, f"{type(exc).__name__}: {exc}")
             return
         with self._lock:
-            deleted = runtime.id not in self._runtimes
-            previous, runtime.process = runtime.process, process
-        if deleted:
+            gone = self._stopped or runtime.id not in self._runtimes
+            if not gone:
+                previous, runtime.process = runtime.process, process
+        if gone:  # deleted, or the service stopped, while the code was starting
             process.stop()
             return
         self.front_door.host(self._front_door_entry(runtime, version, process))
@@ -254,8 +257,13 @@ class AgentRuntimes:
             **version.config.get("environmentVariables", {}),
         }
         process = RuntimeProcess(runtime.id, code_dir, entry, env)
+        with self._lock:
+            self._starting.add(process)  # stop() ends it too, READY or not
+            stopped = self._stopped
         protocol = _protocol(version.config)
         try:
+            if stopped:
+                raise RuntimeError("the service stopped while the code was starting")
             process.wait_ready(
                 READY_PATHS[protocol],
                 DEPLOY_DEADLINE_S,
@@ -265,6 +273,9 @@ class AgentRuntimes:
         except Exception:
             process.stop()
             raise
+        finally:
+            with self._lock:
+                self._starting.discard(process)
         return process
 
     def _front_door_entry(
@@ -382,10 +393,12 @@ class AgentRuntimes:
                 self.front_door.host(self._front_door_entry(runtime, ready[-1], runtime.process))
 
     def stop(self) -> None:
+        """Stop every runtime's process, those still starting included, all at once."""
         with self._lock:
+            self._stopped = True
             processes = [r.process for r in self._runtimes.values() if r.process is not None]
-        for process in processes:
-            process.stop()
+            processes += self._starting
+        stop_together(processes)
 
 
 def _protocol(config: dict) -> str:
