@@ -262,8 +262,9 @@ def test_the_sdk_decorator_in_the_deployed_agent_gets_the_users_token(lab: Lab, 
     alice = sign_in(lab, "alice")
     body = {"prompt": "plan", "action": "activities"}
     headers = {"Authorization": f"Bearer {alice.token}"}
+    coach_workload = lab.agentcore.identity.runtime.runtimes[coach].workload
     lab.agentcore.identity.vault.delete_oauth2_token(
-        "fitness-agent", user_from_jwt(lab.urls.issuer, alice.subject), PROVIDER
+        coach_workload, user_from_jwt(lab.urls.issuer, alice.subject), PROVIDER
     )
     first = requests.post(invoke_url(lab, coach), json=body, headers=headers, timeout=30).json()
     consent(lab, alice, first["activities"]["consent_required"])

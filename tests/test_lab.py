@@ -318,11 +318,11 @@ def test_a_kernel_shut_down_by_jupyter_stops_its_lab_and_its_agents() -> None:
 
     cell = nbformat.v4.new_code_cell(
         textwrap.dedent("""\
-            import json, os
+            import json, os, psutil
             from helpers import start_lab
             lab = start_lab(agentcore=True)
             lab.agentcore.deploy_coach(activities_url=lab.urls.fitness_api, authorizer="IAM")
-            agent = lab.agentcore.agents[0]._proc.pid
+            [agent] = [p.pid for p in psutil.Process().children() if "main.py" in p.cmdline()]
             print(json.dumps([os.getpid(), agent, str(lab.agentcore.state_dir)]))
         """)
     )

@@ -8,21 +8,19 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote
 
+from botocore.client import BaseClient
 from botocore.loaders import Loader
 
 from .. import aws, processes
 from ..cast import audiences
-from ..cast.agent_process import AgentProcess
 from ..cast.deployable import code_zip
 from ..clock import LabClock
 from ..horizon import Horizon
 from ..idp import seed
 from ..idp.models import Client, Store
-from ..serving import stop_together
 from . import principals
 from .emulator import AgentCoreIdentity
 from .inbound import TrustedIssuer
-from .runtime import AgentRuntime
 
 # The OAuth client AgentCore uses at the lab IdP to fetch outbound tokens for agents.
 OUTBOUND_CLIENT_ID = "agentcore-outbound"
@@ -62,7 +60,6 @@ class AgentCorePart:
         # The MCP server is a resource server of the IdP like the agent and the API.
         idp_store.add_client(seed.resource_server_client(seed.MCP_CLIENT_ID, "Fitness MCP server"))
         self.identity.start()
-        self.agents: list[AgentProcess] = []
         self.mcp_url: str | None = None  # the MCP runtime's, once create_mcp_runtime made it
 
     def _emulator_preferring(self, ports: tuple[int, int]) -> AgentCoreIdentity:
@@ -109,61 +106,50 @@ class AgentCorePart:
         mcp_arn: str | None = None,
         obo_provider_name: str | None = None,
     ) -> str:
-        """Deploy the coach agent as runtime ``fitness_coach``; returns its ARN.
+        """The coach agent as runtime ``fitness_coach``, created through the control plane
+        as notebooks 03-05 do it; returns its ARN.
 
-        Like AgentCore Runtime, the agent runs as its own process with its execution
-        role's credentials, and its workload identity is ``fitness-agent``. With
-        ``provider_name`` it reads the fitness API itself. With ``mcp_arn`` and
-        ``obo_provider_name`` it calls the MCP runtime through its front door, with a
-        token that AgentCore Identity exchanges on the user's behalf at that provider.
+        Its workload identity is the one AgentCore makes with the runtime, and
+        ``return_url`` becomes that identity's allowed return URL. With ``provider_name``
+        the coach reads the fitness API itself; with ``mcp_arn`` and ``obo_provider_name``
+        it calls the MCP runtime with a token AgentCore Identity exchanges for the user.
+        ``authorizer="IAM"``: no JWT authorizer, callers sign with SigV4.
         """
         env = {
             "COACH_ACTIVITIES_URL": activities_url,
             "COACH_PROVIDER_NAME": provider_name,
             "COACH_MCP_URL": mcp_arn and self.invocation_url(mcp_arn),
             "COACH_OBO_PROVIDER_NAME": obo_provider_name,
+            "COACH_RETURN_URL": return_url,
         }
-        agent = self._start("fitness_coach", "coach", aws.AGENT_RUNTIME, "/ping", env)
-        return self.identity.runtime.host(
-            AgentRuntime("fitness_coach", "fitness-agent", agent.url, authorizer, return_url)
+        audience = audiences.AGENT if authorizer == "JWT" else None
+        runtime = self._create_runtime(
+            "fitness_coach", "coach", "fitness-agent-runtime", env, audience
         )
+        if return_url:
+            self._control().update_workload_identity(
+                name=self.identity.runtime.runtimes[runtime["agentRuntimeArn"]].workload,
+                allowedResourceOauth2ReturnUrls=self.horizon.both(return_url),
+            )
+        return runtime["agentRuntimeArn"]
 
     def deploy_mcp(self, *, provider_name: str, activities_url: str) -> str:
-        """Deploy the fitness MCP server as runtime ``fitness_mcp``; returns its ARN.
-
-        A runtime with server protocol MCP, workload identity ``fitness-mcp`` and a JWT
-        authorizer for audience fitness-mcp only. Like the coach it holds no client
-        secret: it reads the fitness API with tokens AgentCore Identity exchanges at
-        ``provider_name``, signed with the MCP runtime role's credentials.
-        """
+        """The fitness MCP server as runtime ``fitness_mcp`` (server protocol MCP), created
+        through the control plane; returns its ARN. Its JWT authorizer admits tokens for
+        fitness-mcp only; it reads the fitness API with tokens AgentCore Identity exchanges
+        at ``provider_name``, signed with the MCP runtime role's credentials."""
         env = {"MCP_PROVIDER_NAME": provider_name, "MCP_ACTIVITIES_URL": activities_url}
-        server = self._start("fitness_mcp", "mcp", aws.MCP_RUNTIME, audiences.MCP_PING_PATH, env)
-        return self.identity.runtime.host(
-            AgentRuntime(
-                "fitness_mcp",
-                audiences.MCP,  # the workload identity is named after the audience it serves
-                server.url,
-                "JWT",
-                protocol="MCP",
-                allowed_audiences=(audiences.MCP,),
-            )
+        runtime = self._create_runtime(
+            "fitness_mcp", "mcp", "fitness-mcp-runtime", env, audiences.MCP, protocol="MCP"
         )
+        return runtime["agentRuntimeArn"]
 
     def create_mcp_runtime(self, *, activities_url: str) -> str:
-        """The fitness MCP server as a runtime created through the control plane, the way
-        notebook 05 creates it; returns its invocation URL, where an MCP client connects.
-
-        It reads the fitness API with tokens AgentCore Identity exchanges at provider
-        ``fitness-mcp-obo`` (made here when missing), and admits JWTs for fitness-mcp only.
-        """
-        control = aws.client(
-            "bedrock-agentcore-control", self.identity.control_server.url, aws.OPERATOR, self.loader
-        )
-        s3 = aws.client("s3", self.moto.url, aws.OPERATOR, self.loader)
-        provider = f"{seed.MCP_CLIENT_ID}-obo"
-        if provider not in {
-            p["name"] for p in control.list_oauth2_credential_providers()["credentialProviders"]
-        }:
+        """The fitness MCP server on its runtime, with its provider ``fitness-mcp-obo`` (made
+        here when missing); returns the invocation URL, where an MCP client connects."""
+        control, provider = self._control(), f"{seed.MCP_CLIENT_ID}-obo"
+        providers = control.list_oauth2_credential_providers()["credentialProviders"]
+        if provider not in {p["name"] for p in providers}:
             control.create_oauth2_credential_provider(
                 name=provider,
                 credentialProviderVendor="CustomOauth2",
@@ -175,65 +161,51 @@ class AgentCorePart:
                     }
                 },
             )
-        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-            s3.create_bucket(Bucket=CODE_BUCKET)
-        s3.put_object(Bucket=CODE_BUCKET, Key="mcp.zip", Body=code_zip("mcp"))
-        created = control.create_agent_runtime(
-            agentRuntimeName="fitness_mcp",
-            agentRuntimeArtifact={
-                "codeConfiguration": {
-                    "code": {"s3": {"bucket": CODE_BUCKET, "prefix": "mcp.zip"}},
-                    "runtime": "PYTHON_3_11",
-                    "entryPoint": ["main.py"],
-                }
-            },
-            roleArn=f"arn:aws:iam::{self.account_id}:role/fitness-mcp-runtime",
-            protocolConfiguration={"serverProtocol": "MCP"},
-            authorizerConfiguration={
-                "customJWTAuthorizer": {
-                    "discoveryUrl": self.discovery_url,
-                    "allowedAudience": [audiences.MCP],
-                }
-            },
-            requestHeaderConfiguration={"requestHeaderAllowlist": ["Authorization"]},
-            environmentVariables={
-                "MCP_PROVIDER_NAME": provider,
-                "MCP_ACTIVITIES_URL": activities_url,
-            },
-        )
-        aws.wait_for_runtime(control, created["agentRuntimeId"])
-        self.mcp_url = self.invocation_url(created["agentRuntimeArn"])
+        arn = self.deploy_mcp(provider_name=provider, activities_url=activities_url)
+        self.mcp_url = self.invocation_url(arn)
         return self.mcp_url
 
     def invocation_url(self, arn: str) -> str:
         """Where a bearer-token caller invokes a runtime: InvokeAgentRuntime's URI."""
         return f"{self.identity.data_server.url}/runtimes/{quote(arn, safe='')}/invocations"
 
-    def _start(
+    def _control(self) -> BaseClient:
+        return aws.client(
+            "bedrock-agentcore-control", self.identity.control_server.url, aws.OPERATOR, self.loader
+        )
+
+    def _create_runtime(
         self,
         name: str,
         kind: str,
-        creds: aws.LabCredentials,
-        ready_path: str,
+        role: str,
         env: dict[str, str | None],
-    ) -> AgentProcess:
-        configured = {key: value for key, value in env.items() if value}  # unset: not deployed
-        process = AgentProcess(
-            name, kind, {**self._runtime_env(creds), **configured}, self.state_dir
+        audience: str | None,
+        protocol: str = "HTTP",
+    ) -> dict:
+        """Upload ``kind``'s code, CreateAgentRuntime, wait until READY: what a learner does."""
+        s3 = aws.client("s3", self.moto.url, aws.OPERATOR, self.loader)
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=CODE_BUCKET)
+        s3.put_object(Bucket=CODE_BUCKET, Key=f"{kind}.zip", Body=code_zip(kind))
+        jwt = {"discoveryUrl": self.discovery_url, "allowedAudience": [audience]}
+        control = self._control()
+        created = control.create_agent_runtime(
+            agentRuntimeName=name,
+            agentRuntimeArtifact={
+                "codeConfiguration": {
+                    "code": {"s3": {"bucket": CODE_BUCKET, "prefix": f"{kind}.zip"}},
+                    "runtime": "PYTHON_3_11",
+                    "entryPoint": ["main.py"],
+                }
+            },
+            roleArn=f"arn:aws:iam::{self.account_id}:role/{role}",
+            protocolConfiguration={"serverProtocol": protocol},
+            **({"authorizerConfiguration": {"customJWTAuthorizer": jwt}} if audience else {}),
+            requestHeaderConfiguration={"requestHeaderAllowlist": ["Authorization"]},
+            environmentVariables={key: value for key, value in env.items() if value},
         )
-        self.agents.append(process)
-        process.wait_ready(ready_path, deadline_s=30)
-        return process
-
-    def _runtime_env(self, creds: aws.LabCredentials) -> dict[str, str]:
-        dp = self.identity.data_server.url
-        return {
-            "AWS_ACCESS_KEY_ID": creds.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
-            "AWS_REGION": aws.REGION,
-            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": dp,
-            "BEDROCK_AGENTCORE_DP_ENDPOINT": dp,
-        }
+        return aws.wait_for_runtime(control, created["agentRuntimeId"])
 
     def restart(self) -> None:
         """Stop and start the emulator over the same state and ports, as after a reboot."""
@@ -277,7 +249,7 @@ class AgentCorePart:
         }
 
     def stop(self) -> None:
-        stop_together([*self.agents, self.identity])
+        self.identity.stop()
         self.moto.stop()  # last: the emulator's calls to KMS may still be finishing
         if self._owns_state:
             shutil.rmtree(self.state_dir, ignore_errors=True)

@@ -51,12 +51,9 @@ class AgentRuntime:
     workload: str  # its workload identity
     url: str  # where the container listens
     authorizer: Literal["JWT", "IAM"]
-    oauth2_return_url: str | None = None  # handed to the SDK for USER_FEDERATION consent
     protocol: Literal["HTTP", "MCP"] = "HTTP"
-    # The JWT authorizer's allowed audiences; None: those the emulator trusts its issuers for.
-    allowed_audiences: tuple[str, ...] | None = None
-    # A customJWTAuthorizer of its own (CreateAgentRuntime): its discovery URL and audiences,
-    # and the clients and scopes it admits (empty: any).
+    # Its customJWTAuthorizer: the discovery URL and audiences (None: the issuers and
+    # audiences the emulator trusts), and the clients and scopes it admits (empty: any).
     issuer: TrustedIssuer | None = None
     allowed_clients: tuple[str, ...] = ()
     allowed_scopes: tuple[str, ...] = ()
@@ -92,17 +89,9 @@ class RuntimeFrontDoor:
         self._authorizers.pop(arn, None)
 
     def _authorizer_for(self, runtime: AgentRuntime) -> InboundAuthorizer:
-        if runtime.issuer is not None:
-            return InboundAuthorizer([runtime.issuer], self.inbound.clock)
-        if runtime.allowed_audiences is None:
+        if runtime.issuer is None:
             return self.inbound
-        # Same issuers, this runtime's audiences: a token meant for another runtime of the
-        # same IdP is refused here, as a customJWTAuthorizer's allowedAudience does.
-        trusted = [
-            TrustedIssuer(issuer.discovery_url, runtime.allowed_audiences)
-            for issuer in self.inbound.trusted
-        ]
-        return InboundAuthorizer(trusted, self.inbound.clock)
+        return InboundAuthorizer([runtime.issuer], self.inbound.clock)
 
     def handlers(self) -> dict[str, Handler]:
         return {"InvokeAgentRuntime": self.invoke}
@@ -157,8 +146,6 @@ class RuntimeFrontDoor:
             "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": session_id,
             **{header: p[member] for member, header in FORWARDED.items() if member in p},
         }
-        if runtime.oauth2_return_url:
-            headers["OAuth2CallbackUrl"] = runtime.oauth2_return_url
         if user_token and runtime.forward_authorization:  # as the header allow-list says
             headers["Authorization"] = f"Bearer {user_token}"
         return headers
