@@ -132,14 +132,23 @@ def invoke_with_token(lab: Lab, arn: str, token: str) -> requests.Response:
     )
 
 
+def create_echo(lab: Lab, name: str, **settings: object) -> dict:
+    """CreateAgentRuntime of the echo agent's version 1, with the lab's agent role."""
+    return client(lab, "bedrock-agentcore-control").create_agent_runtime(
+        agentRuntimeName=name,
+        agentRuntimeArtifact=artifact(upload(lab, f"{name}-v1.zip", code_zip("v1"))),
+        roleArn=role(lab),
+        **settings,
+    )
+
+
 @pytest.fixture(scope="module")
 def coach(lab: Lab) -> dict:
     """A runtime with a JWT authorizer, created as a learner would against AWS."""
     control = client(lab, "bedrock-agentcore-control")
-    created = control.create_agent_runtime(
-        agentRuntimeName="coach",
-        agentRuntimeArtifact=artifact(upload(lab, "coach-v1.zip", code_zip("v1"))),
-        roleArn=role(lab),
+    created = create_echo(
+        lab,
+        "coach",
         authorizerConfiguration=jwt_authorizer(lab, allowedClients=[seed.FRONTEND_CLIENT_ID]),
         requestHeaderConfiguration={"requestHeaderAllowlist": ["Authorization"]},
         environmentVariables={"GREETING": "hello from v1"},
@@ -216,12 +225,8 @@ def test_a_valid_token_outside_the_authorizers_rules_is_refused(
     control = client(lab, "bedrock-agentcore-control")
     jwt = jwt_authorizer(lab)
     jwt["customJWTAuthorizer"].update(authorizer)
-    created = control.create_agent_runtime(
-        agentRuntimeName=f"strict_{len(control.list_agent_runtimes()['agentRuntimes'])}",
-        agentRuntimeArtifact=artifact(upload(lab, "strict.zip", code_zip("v1"))),
-        roleArn=role(lab),
-        authorizerConfiguration=jwt,
-    )
+    name = f"strict_{len(control.list_agent_runtimes()['agentRuntimes'])}"
+    created = create_echo(lab, name, authorizerConfiguration=jwt)
     wait_for(control, created["agentRuntimeId"], "READY")
     resp = invoke_with_token(lab, created["agentRuntimeArn"], user_token(lab))
     assert resp.status_code == 403 and why in resp.json()["message"]
@@ -230,12 +235,7 @@ def test_a_valid_token_outside_the_authorizers_rules_is_refused(
 
 def test_an_update_is_a_new_version_served_by_a_new_process(lab: Lab) -> None:
     control = client(lab, "bedrock-agentcore-control")
-    created = control.create_agent_runtime(
-        agentRuntimeName="versioned",
-        agentRuntimeArtifact=artifact(upload(lab, "versioned-v1.zip", code_zip("v1"))),
-        roleArn=role(lab),
-        authorizerConfiguration=jwt_authorizer(lab),
-    )
+    created = create_echo(lab, "versioned", authorizerConfiguration=jwt_authorizer(lab))
     runtime_id = created["agentRuntimeId"]
     wait_for(control, runtime_id, "READY")
     token = user_token(lab)

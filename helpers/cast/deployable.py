@@ -1,6 +1,6 @@
 """The cast's deployable code: what a learner uploads to S3 for ``CreateAgentRuntime``.
 
-``code_zip("coach")`` and ``code_zip("mcp")`` zip the entry point of each
+``code_zip("coach")``, ``code_zip("mcp")`` and ``code_zip("weather")`` zip the entry point of each
 (``runtime_code/<kind>/main.py``). In the lab the runtime's Python already has the
 course's packages, so the zip carries only the entry point; a zip for AWS must carry
 its dependencies as well.
@@ -17,10 +17,10 @@ ENTRY_POINT = "main.py"
 
 
 def code_zip(kind: str) -> bytes:
-    """The code of ``kind`` ("coach" or "mcp") as a deployment zip."""
+    """The code of ``kind`` ("coach", "mcp" or "weather") as a deployment zip."""
     folder = CODE / kind
     if not (folder / ENTRY_POINT).is_file():
-        raise ValueError(f"no deployable code named {kind!r}: try 'coach' or 'mcp'")
+        raise ValueError(f"no deployable code named {kind!r}: try 'coach', 'mcp' or 'weather'")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(folder.rglob("*.py")):
