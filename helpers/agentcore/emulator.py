@@ -6,6 +6,7 @@ The control plane (``bedrock-agentcore-control``) and the data plane
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from botocore.client import BaseClient
@@ -78,7 +79,7 @@ class AgentCoreIdentity:
         self.runtimes = AgentRuntimes(
             directory=self.directory,
             front_door=self.runtime,
-            fetch_code=_s3_reader(aws.client("s3", moto_url, aws.OPERATOR, loader)),
+            fetch_code=_s3_reader(lambda: aws.client("s3", moto_url, aws.OPERATOR, loader)),
             roles={p.arn: _credentials(p) for p in principals},
             base_env={
                 "AWS_REGION": aws.REGION,
@@ -118,12 +119,18 @@ class AgentCoreIdentity:
         self.vault.close()
 
 
-def _s3_reader(s3: BaseClient) -> FetchCode:
-    """Reads a runtime's code zip from S3, as the service does with its own identity."""
+def _s3_reader(make_client: Callable[[], BaseClient]) -> FetchCode:
+    """Reads a runtime's code zip from S3, as the service does with its own identity.
+
+    The client is made at the first read: S3's model is large (0.3 s to load), and most
+    labs never create a runtime."""
+    made: list[BaseClient] = []
 
     def read(location: dict) -> bytes:
+        if not made:
+            made.append(make_client())
         extra = {"VersionId": location["versionId"]} if "versionId" in location else {}
-        answer = s3.get_object(Bucket=location["bucket"], Key=location["prefix"], **extra)
+        answer = made[0].get_object(Bucket=location["bucket"], Key=location["prefix"], **extra)
         return answer["Body"].read()
 
     return read
