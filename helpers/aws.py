@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -255,8 +256,6 @@ class MotoServer:
 def wait_for_runtime(control: BaseClient, runtime_id: str, timeout_s: float = 120.0) -> dict:
     """``GetAgentRuntime`` until the runtime has settled: READY, or an error saying why
     not. boto3 has no waiter for agent runtimes; this is the loop one writes instead."""
-    import time
-
     deadline = time.monotonic() + timeout_s
     while True:
         runtime = control.get_agent_runtime(agentRuntimeId=runtime_id)
