@@ -256,6 +256,13 @@ def test_an_update_is_a_new_version_served_by_a_new_process(lab: Lab) -> None:
     )
     versions = control.list_agent_runtime_versions(agentRuntimeId=runtime_id)["agentRuntimes"]
     assert [v["agentRuntimeVersion"] for v in versions] == ["2", "1"]
+    first_page = control.list_agent_runtime_versions(agentRuntimeId=runtime_id, maxResults=1)
+    rest = control.list_agent_runtime_versions(
+        agentRuntimeId=runtime_id, nextToken=first_page["nextToken"]
+    )
+    assert [v["agentRuntimeVersion"] for v in first_page["agentRuntimes"]] == ["2"]
+    assert [v["agentRuntimeVersion"] for v in rest["agentRuntimes"]] == ["1"]
+    assert "nextToken" not in rest
     old = control.get_agent_runtime(agentRuntimeId=runtime_id, agentRuntimeVersion="1")
     assert old["agentRuntimeArtifact"]["codeConfiguration"]["code"]["s3"]["prefix"] == (
         "versioned-v1.zip"

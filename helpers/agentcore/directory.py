@@ -13,10 +13,13 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from ..aws import ACCOUNT_ID, REGION
 from ..clock import LabClock
 from .errors import AwsError
+
+T = TypeVar("T")
 
 # kind -> (ARN path under the account, the name the errors use)
 KINDS = {
@@ -127,9 +130,7 @@ class Directory:
             "SELECT * FROM resources WHERE kind = ? ORDER BY name LIMIT ? OFFSET ?",
             (kind, size + 1, start),
         ).fetchall()
-        more = len(rows) > size
-        token = base64.urlsafe_b64encode(str(start + size).encode()).decode() if more else None
-        return [_resource(r) for r in rows[:size]], token
+        return [_resource(r) for r in rows[:size]], _next_token(start, size, len(rows) > size)
 
     def by_arn(self, arn: str) -> Resource:
         row = self._db.execute("SELECT * FROM resources WHERE arn = ?", (arn,)).fetchone()
@@ -171,6 +172,19 @@ def _resource(row: tuple) -> Resource:
         datetime.fromtimestamp(created, UTC),
         datetime.fromtimestamp(updated, UTC),
     )
+
+
+def page_of(
+    items: list[T], max_results: int | None, next_token: str | None
+) -> tuple[list[T], str | None]:
+    """The same paging, with the same tokens, over a list kept in memory."""
+    start = _decode_token(next_token)
+    size = max_results or 100
+    return items[start : start + size], _next_token(start, size, len(items) > start + size)
+
+
+def _next_token(start: int, size: int, more: bool) -> str | None:
+    return base64.urlsafe_b64encode(str(start + size).encode()).decode() if more else None
 
 
 def _decode_token(token: str | None) -> int:

@@ -141,7 +141,9 @@ def parse_input(op: OperationModel, request: Request, labels: dict[str, str]) ->
         elif where == "querystring":
             values = request.args.getlist(wire)
             if values:
-                params[name] = values if member.type_name == "list" else values[0]
+                params[name] = (
+                    values if member.type_name == "list" else _scalar(member, values[0], wire)
+                )
         elif where == "header":
             if wire in request.headers:
                 params[name] = _scalar(member, request.headers[wire], wire)
@@ -180,7 +182,7 @@ def _scalar(shape: Shape, text: str, wire: str) -> Any:
             return int(text)
         except ValueError:
             raise validation_error(
-                f"Header {wire} must be an integer.", [(wire, "must be an integer")]
+                f"{wire} must be an integer.", [(wire, "must be an integer")]
             ) from None
     if shape.type_name == "boolean":
         return text.lower() == "true"

@@ -32,7 +32,7 @@ from pathlib import Path
 from ..processes import child_env, reap, spawn
 from ..serving import LOOPBACK, Listening, stop_together
 from . import runtime_host
-from .directory import Directory
+from .directory import Directory, page_of
 from .errors import AwsError, validation_error
 from .inbound import TrustedIssuer
 from .protocol import Handler, without_call
@@ -200,11 +200,13 @@ class AgentRuntimes:
     def list_runtimes(self, p: dict) -> dict:
         with self._lock:
             runtimes = list(self._runtimes.values())
-        return {"agentRuntimes": [self._listed(r, r.latest) for r in runtimes]}
+        listed = [self._listed(r, r.latest) for r in runtimes]
+        return _paged("agentRuntimes", listed, p)
 
     def list_versions(self, p: dict) -> dict:
         runtime = self._find(p["agentRuntimeId"])
-        return {"agentRuntimes": [self._listed(runtime, v) for v in reversed(runtime.versions)]}
+        listed = [self._listed(runtime, v) for v in reversed(runtime.versions)]
+        return _paged("agentRuntimes", listed, p)
 
     def delete(self, p: dict) -> dict:
         with self._lock:
@@ -399,6 +401,11 @@ class AgentRuntimes:
             processes = [r.process for r in self._runtimes.values() if r.process is not None]
             processes += self._starting
         stop_together(processes)
+
+
+def _paged(member: str, items: list[dict], p: dict) -> dict:
+    page, token = page_of(items, p.get("maxResults"), p.get("nextToken"))
+    return {member: page, "nextToken": token} if token else {member: page}
 
 
 def _protocol(config: dict) -> str:
