@@ -32,6 +32,14 @@ MIN_PYTHON = (3, 11)
 TEST_ARGS = [
     "-p",
     "no:cacheprovider",
+    # pytest-xdist: one worker per core (at most four, each runs labs of its own), whole
+    # files per worker, so a notebook's cells run in order in one kernel. `-n 0` runs serially.
+    "-n",
+    "auto",
+    "--maxprocesses",
+    "4",
+    "--dist",
+    "loadfile",
     "--nbval",
     # Run notebooks on .venv's Python, not whatever kernel named "python3" the user has.
     "--nbval-current-env",
