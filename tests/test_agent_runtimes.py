@@ -29,6 +29,9 @@ BUCKET = "agent-code"
 # serves it; `app.run()` as deployed code calls it (port 8080 on all interfaces on AWS).
 AGENT_CODE = """\
 import os
+import sys
+
+import jsonschema
 from bedrock_agentcore.runtime import BedrockAgentCoreApp, BedrockAgentCoreContext
 
 app = BedrockAgentCoreApp()
@@ -44,6 +47,8 @@ def invoke(payload, context):
         "wat": bool(BedrockAgentCoreContext.get_workload_access_token()),
         "saw_authorization": "authorization" in headers,
         "pid": os.getpid(),
+        "validates": jsonschema.Draft202012Validator({"type": "object"}).is_valid({}),
+        "jupyter_only_loaded": sys.modules.get("rfc3987_syntax") is not None,
     }
 
 if __name__ == "__main__":
@@ -184,6 +189,8 @@ def test_the_jwt_runtime_runs_the_code_with_its_environment_and_role(lab: Lab, c
     assert answer["greeting"] == "hello from v1"
     assert answer["role_key"] == aws.AGENT_RUNTIME.access_key_id  # the role's, not ours
     assert answer["wat"] and answer["saw_authorization"]  # Authorization is allow-listed
+    # jsonschema works without the grammar only Jupyter's extras install.
+    assert answer["validates"] and not answer["jupyter_only_loaded"]
     # Served on 127.0.0.1 only, whatever the code's app.run() asked for.
     listening = [
         c.laddr for c in psutil.Process(answer["pid"]).net_connections() if c.status == "LISTEN"
