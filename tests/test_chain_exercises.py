@@ -7,7 +7,7 @@ import io
 import pytest
 
 from helpers import exercises
-from helpers.diagrams import AUDIENCE_COLOURS, CHAIN_STEPS, request_chain
+from helpers.diagrams.drawing import AUDIENCE_COLOURS, CHAIN_STEPS, request_chain
 
 RIGHT = {1: "B", 2: "C", 3: "A", 4: "D", 5: "D"}
 

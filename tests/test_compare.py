@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from helpers import exercises
-from helpers.diagrams import pattern_decision
+from helpers.diagrams.drawing import pattern_decision
 from helpers.lab import Lab
 from helpers.secrets import compare
 from helpers.secrets.compare import (

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from helpers import exercises
-from helpers.diagrams import VOLUME_SWAP_STEPS, volume_swap
+from helpers.diagrams.drawing import VOLUME_SWAP_STEPS, volume_swap
 
 DEPLOY_TIME_RIGHT = {1: "C", 2: "B", 3: "E", 4: "A", 5: "D", 6: "B", 7: "A"}
 VOLUME_RIGHT = {1: "C", 2: "A", 3: "B", 4: "D", 5: "E", 6: "B"}

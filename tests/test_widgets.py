@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from matplotlib.figure import Figure
 
 from helpers.clock import LabClock
-from helpers.diagrams import LOGIN_STEPS, blast_radius_timeline, login_sequence
+from helpers.diagrams.drawing import LOGIN_STEPS, blast_radius_timeline, login_sequence
 from helpers.masking import mask, mask_in_text
 from helpers.widgets import JwtInspector, inspect_token
 from helpers.widgets.jwt_inspector import ACCESS_TOKEN, ID_TOKEN, PASTE, UNKNOWN

@@ -1,18 +1,30 @@
-"""Teaching diagrams, drawn with matplotlib so they render offline and identically each run.
+"""The teaching diagrams as matplotlib figures, drawn the same way on every run.
 
-Figures are closed in pyplot before they are returned: a notebook cell that ends with
-``login_sequence(2)`` then shows the figure once (as the cell's value), not twice.
+Notebooks get them as PNG pictures through :mod:`helpers.diagrams`, which runs
+``python -m helpers.diagrams.drawing NAME ARGUMENTS`` (the arguments as a JSON object)
+and reads the PNG from its standard output. Figures are closed in pyplot before they
+are returned, so code that draws them in process shows each one once.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import sys
 import textwrap
+from collections.abc import Callable
 
-from matplotlib import pyplot as plt
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
+import matplotlib
+
+matplotlib.use("Agg")  # drawn to a file, never to a window
+
+from matplotlib import pyplot as plt  # noqa: E402 - after the backend is chosen
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from . import BAD_ARGUMENTS  # noqa: E402
 
 LOGIN_STEPS: list[str] = [
     "The user opens the app (the frontend) in the browser.",
@@ -51,8 +63,7 @@ _MUTED = "#b8bcc4"
 
 def login_sequence(step: int | None = None) -> Figure:
     """The browser login as a numbered sequence diagram; ``step`` is highlighted."""
-    if step is not None and not 0 <= step < len(LOGIN_STEPS):
-        raise ValueError(f"step must be between 0 and {len(LOGIN_STEPS) - 1}")
+    _check_step(step, 0, len(LOGIN_STEPS) - 1)
     fig, ax = plt.subplots(figsize=(11, 5))
     plt.close(fig)
     top = len(_MESSAGES) + 0.9
@@ -76,6 +87,12 @@ def login_sequence(step: int | None = None) -> Figure:
     ax.axis("off")
     fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.02)
     return fig
+
+
+def _check_step(step: object, first: int, last: int) -> None:
+    whole = isinstance(step, int) and not isinstance(step, bool)
+    if step is not None and not (whole and first <= step <= last):  # type: ignore[operator]
+        raise ValueError(f"step must be between {first} and {last}")
 
 
 def _colour(number: int, step: int | None) -> str:
@@ -193,6 +210,8 @@ _TICKS = {
 def blast_radius_timeline(lifetimes: dict[str, float] | None = None) -> Figure:
     """How long each leaked credential stays useful to an attacker, and for what."""
     life = {**_DEFAULT_LIFETIMES, **(lifetimes or {})}
+    if set(life) != set(_DEFAULT_LIFETIMES) or not all(_seconds(v) for v in life.values()):
+        raise ValueError(f"lifetimes: {', '.join(_DEFAULT_LIFETIMES)} in seconds, each > 0")
     rows = [
         ("Authorization code", life["code"], "#15803d",
          "single use, and useless without the client secret + PKCE code_verifier"),
@@ -226,6 +245,10 @@ def blast_radius_timeline(lifetimes: dict[str, float] | None = None) -> Figure:
         ax.spines[side].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def _seconds(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 def _ttl_words(name: str, seconds: float) -> str:
@@ -296,8 +319,7 @@ _CHAIN = [
 def request_chain(step: int | None = None) -> Figure:
     """User → frontend → agent → MCP server → API, one audience per token; ``step`` (1–5)
     is highlighted."""
-    if step is not None and not 1 <= step <= len(CHAIN_STEPS):
-        raise ValueError(f"step must be between 1 and {len(CHAIN_STEPS)}")
+    _check_step(step, 1, len(CHAIN_STEPS))
     fig, ax = plt.subplots(figsize=(12.5, 5.6))
     plt.close(fig)
     top = len(_CHAIN) * 0.8 + 0.9
@@ -522,3 +544,33 @@ def _decision_arrow(
         ax.text((x0 + x1) / 2, y0 + 0.12, label, ha="center", **style)
     else:  # "no", downwards: the label beside it
         ax.text(x0 + 0.12, (y0 + y1) / 2, label, va="center", **style)
+
+
+DIAGRAMS: dict[str, Callable[..., Figure]] = {
+    "login_sequence": login_sequence,
+    "blast_radius_timeline": blast_radius_timeline,
+    "request_chain": request_chain,
+    "volume_swap": volume_swap,
+    "pattern_decision": pattern_decision,
+}
+
+
+def png(figure: Figure) -> bytes:
+    """The figure as JupyterLab's inline backend shows it: 100 dpi, trimmed to its content."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def main(argv: list[str]) -> None:
+    name, arguments = argv
+    try:
+        figure = DIAGRAMS[name](**json.loads(arguments))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(BAD_ARGUMENTS)
+    sys.stdout.buffer.write(png(figure))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
