@@ -27,16 +27,31 @@ def test_the_picture_is_the_figure_as_the_inline_backend_shows_it(cache: Path) -
 def test_a_kept_picture_is_shown_without_drawing_again(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = diagrams.login_sequence(step=2)
+    first = diagrams.blast_radius_timeline()
     assert [p.suffix for p in cache.iterdir()] == [".png"]
 
     def no_drawing(*args: object, **kwargs: object) -> None:
         raise AssertionError("drew again")
 
     monkeypatch.setattr(subprocess, "run", no_drawing)
-    assert diagrams.login_sequence(step=2).data == first.data
+    assert diagrams.blast_radius_timeline().data == first.data
     with pytest.raises(AssertionError, match="drew again"):
-        diagrams.login_sequence(step=3)  # other arguments: another picture
+        diagrams.blast_radius_timeline({"refresh": 86400.0})  # other arguments: another picture
+
+
+def test_one_step_of_a_figure_draws_every_step_at_once(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = diagrams.login_sequence(step=2)
+    assert len(list(cache.glob("login_sequence-*.png"))) == len(drawing.LOGIN_STEPS) + 1
+
+    def no_drawing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("drew again")
+
+    monkeypatch.setattr(subprocess, "run", no_drawing)
+    later = [diagrams.login_sequence(step).data for step in (None, 0, 1, 2, 3, 4, 5)]
+    assert later[3] == shown.data and len(set(later)) == 7
+    assert later[5] == drawing.png(drawing.login_sequence(4))
 
 
 def test_changed_drawing_code_draws_afresh(

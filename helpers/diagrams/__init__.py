@@ -5,10 +5,11 @@ about 40 MiB that a learner's laptop holds while the agents run. So a notebook's
 runs ``python -m helpers.diagrams.drawing`` (the figures themselves, see there) and
 shows the PNG it prints: the same picture, and the kernel never imports matplotlib.
 
-A drawing takes about a second, most of it importing matplotlib, so each PNG is kept in
-the user's cache directory under a key made of the drawing code, matplotlib's version and
-the arguments: the next run of the notebook shows it at once, and a change to any of
-them draws it afresh.
+A drawing process takes about a second, most of it importing matplotlib, so each PNG is
+kept in the user's cache directory under a key made of the drawing code, matplotlib's
+version and the arguments: the next run of the notebook shows it at once, and a change to
+any of them draws it afresh. A figure with steps is drawn at every step at once, since a
+notebook shows them in turn.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
 BAD_ARGUMENTS = 2  # helpers.diagrams.drawing exits so when the arguments are refused
 DRAW_TIMEOUT_S = 60
-CACHE = Path(user_cache_dir("agent-identity-lab")) / "diagrams"
+CACHE_VAR = "LAB_DIAGRAM_CACHE"  # how a drawing process learns where its parent looks
+CACHE = Path(os.environ.get(CACHE_VAR) or Path(user_cache_dir("agent-identity-lab"), "diagrams"))
 DRAWING_CODE = Path(__file__).with_name("drawing.py")
 
 
@@ -61,20 +63,16 @@ def pattern_decision() -> Image:
     return _drawn("pattern_decision")
 
 
-def _drawn(name: str, **arguments: object) -> Image:
-    from IPython.display import Image  # here: the drawing process imports this package too
-
+def kept_at(name: str, arguments: dict[str, object]) -> Path:
+    """Where the PNG of ``name`` drawn with ``arguments`` is kept, by the code that draws it."""
     request = json.dumps([name, arguments], sort_keys=True)
     key = hashlib.sha256(
         DRAWING_CODE.read_bytes() + version("matplotlib").encode() + request.encode()
     ).hexdigest()
-    cached = CACHE / f"{name}-{key[:16]}.png"
-    if not cached.is_file():
-        _keep(cached, _draw(name, arguments))
-    return Image(data=cached.read_bytes(), format="png")
+    return CACHE / f"{name}-{key[:16]}.png"
 
 
-def _keep(path: Path, png: bytes) -> None:
+def keep(path: Path, png: bytes) -> None:
     # Written aside and renamed: kernels drawing the same picture at once never read half.
     path.parent.mkdir(parents=True, exist_ok=True)
     aside = path.with_suffix(f".{os.getpid()}.tmp")
@@ -82,11 +80,20 @@ def _keep(path: Path, png: bytes) -> None:
     aside.replace(path)
 
 
-def _draw(name: str, arguments: dict[str, object]) -> bytes:
+def _drawn(name: str, **arguments: object) -> Image:
+    from IPython.display import Image  # here: the drawing process imports this package too
+
+    kept = kept_at(name, arguments)
+    if not kept.is_file():
+        _draw(name, arguments, kept)
+    return Image(data=kept.read_bytes(), format="png")
+
+
+def _draw(name: str, arguments: dict[str, object], kept: Path) -> None:
     drawing = subprocess.run(
-        [sys.executable, "-m", "helpers.diagrams.drawing", name, json.dumps(arguments)],
+        [sys.executable, "-m", "helpers.diagrams.drawing", name, json.dumps(arguments), kept],
         capture_output=True,
-        env=child_env({}),
+        env=child_env({CACHE_VAR: str(CACHE)}),
         timeout=DRAW_TIMEOUT_S,
     )
     message = drawing.stderr.decode(errors="replace").strip()
@@ -95,4 +102,3 @@ def _draw(name: str, arguments: dict[str, object]) -> bytes:
     if drawing.returncode != 0:
         last = message.splitlines()[-1] if message else f"exit status {drawing.returncode}"
         raise RuntimeError(f"drawing {name} failed: {last}")
-    return drawing.stdout

@@ -1,8 +1,8 @@
 """The teaching diagrams as matplotlib figures, drawn the same way on every run.
 
 Notebooks get them as PNG pictures through :mod:`helpers.diagrams`, which runs
-``python -m helpers.diagrams.drawing NAME ARGUMENTS`` (the arguments as a JSON object)
-and reads the PNG from its standard output. Figures are closed in pyplot before they
+``python -m helpers.diagrams.drawing NAME ARGUMENTS PATH`` (the arguments as a JSON
+object) and shows the PNG file it writes. Figures are closed in pyplot before they
 are returned, so code that draws them in process shows each one once.
 """
 
@@ -13,6 +13,7 @@ import json
 import sys
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 
 import matplotlib
 
@@ -24,7 +25,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from . import BAD_ARGUMENTS  # noqa: E402
+from . import BAD_ARGUMENTS, keep, kept_at  # noqa: E402
 
 LOGIN_STEPS: list[str] = [
     "The user opens the app (the frontend) in the browser.",
@@ -555,6 +556,13 @@ DIAGRAMS: dict[str, Callable[..., Figure]] = {
 }
 
 
+# The figures a notebook shows step by step, and their steps (None: no step highlighted).
+STEPS: dict[str, Callable[[], list[int | None]]] = {
+    "login_sequence": lambda: [None, *range(len(LOGIN_STEPS))],
+    "request_chain": lambda: [None, *range(1, len(CHAIN_STEPS) + 1)],
+}
+
+
 def png(figure: Figure) -> bytes:
     """The figure as JupyterLab's inline backend shows it: 100 dpi, trimmed to its content."""
     buffer = io.BytesIO()
@@ -563,13 +571,20 @@ def png(figure: Figure) -> bytes:
 
 
 def main(argv: list[str]) -> None:
-    name, arguments = argv
+    """Draw one diagram to the PNG file its caller named; for a figure with steps, the
+    other steps into the cache as well."""
+    name, arguments, path = argv[0], json.loads(argv[1]), Path(argv[2])
     try:
-        figure = DIAGRAMS[name](**json.loads(arguments))
+        figure = DIAGRAMS[name](**arguments)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         sys.exit(BAD_ARGUMENTS)
-    sys.stdout.buffer.write(png(figure))
+    keep(path, png(figure))
+    if name in STEPS and set(arguments) == {"step"}:  # matplotlib is loaded: the others
+        for step in STEPS[name]():
+            path = kept_at(name, {"step": step})
+            if not path.is_file():
+                keep(path, png(DIAGRAMS[name](step=step)))
 
 
 if __name__ == "__main__":
