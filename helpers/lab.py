@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from . import aws
+from . import aws, lab_only
 from .browser import ScriptedBrowser
 from .cast import agent, fitness_api
 from .cast.frontend import Frontend
@@ -284,6 +284,7 @@ def start_lab(agentcore: bool = False, state_dir: Path | None = None, openbao: b
     if shell is not None:
         _explain_refused_connections(shell)
         _stop_when_the_kernel_shuts_down(shell)
+        lab_only.install(shell)
     return _current
 
 

@@ -29,6 +29,6 @@ def agent_secret(lab: Lab) -> Verdict:
     alice.sign_in(lab.urls.frontend + "/login", "alice", "alice-lab-password")
     cookie = alice.session.cookies["frontend_session"]
     alice_token = lab.frontend.session_tokens(cookie)["access_token"]
-    agent_bao = login_with_jwt(lab.openbao.server, alice_token)
+    agent_bao = login_with_jwt(lab.openbao.server.url, alice_token)
     read = agent_bao.secrets.kv.v2.read_secret_version(path, raise_on_deleted_version=True)
     return check_agent_secret(lab, path, read["data"]["data"]["api_key"])

@@ -51,7 +51,7 @@ def operator(bao_lab: Lab) -> hvac.Client:
 def agent(bao_lab: Lab) -> hvac.Client:
     """The agent, logged in to OpenBao with Alice's access token, as in the notebook."""
     return login_with_jwt(
-        bao_lab.openbao.server, login_tokens(bao_lab, scope=AGENT_SCOPE)["access_token"]
+        bao_lab.openbao.server.url, login_tokens(bao_lab, scope=AGENT_SCOPE)["access_token"]
     )
 
 

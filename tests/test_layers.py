@@ -27,6 +27,7 @@ BASE = {
     "display",
     "jwks",
     "jwt_check",
+    "lab_only",
     "masking",
     "processes",
     "rfc8693",

@@ -61,7 +61,7 @@ def bao(lab: Lab, state_dir: Path) -> Iterator[OpenBaoServer]:
 
 @pytest.fixture(scope="module")
 def agent(lab: Lab, bao: OpenBaoServer) -> hvac.Client:
-    return login_with_jwt(bao, login_tokens(lab, scope=AGENT_SCOPE)["access_token"])
+    return login_with_jwt(bao.url, login_tokens(lab, scope=AGENT_SCOPE)["access_token"])
 
 
 def read_key(client: hvac.Client) -> dict:
@@ -93,7 +93,7 @@ def test_agent_reads_the_api_key_with_an_idp_access_token(agent: hvac.Client):
 def test_id_token_for_another_audience_is_refused(lab: Lab, bao: OpenBaoServer):
     id_token = login_tokens(lab, scope=AGENT_SCOPE)["id_token"]  # aud: fitness-frontend
     with pytest.raises(hvac.exceptions.InvalidRequest, match="audience"):
-        login_with_jwt(bao, id_token)
+        login_with_jwt(bao.url, id_token)
 
 
 def agent_claims(forge: Forger, expires_in: int) -> dict:
@@ -104,14 +104,14 @@ def agent_claims(forge: Forger, expires_in: int) -> dict:
 
 
 def test_control_forged_token_that_has_not_expired_logs_in(bao: OpenBaoServer, forge: Forger):
-    login_with_jwt(bao, forge.sign(claims=agent_claims(forge, expires_in=300)))
+    login_with_jwt(bao.url, forge.sign(claims=agent_claims(forge, expires_in=300)))
 
 
 @attack
 def test_expired_token_is_refused(bao: OpenBaoServer, forge: Forger):
     expired = forge.sign(claims=agent_claims(forge, expires_in=-300))
     with pytest.raises(hvac.exceptions.InvalidRequest, match="token is expired"):
-        login_with_jwt(bao, expired)
+        login_with_jwt(bao.url, expired)
 
 
 @attack
@@ -129,7 +129,7 @@ def test_read_policy_does_not_allow_writing(agent: hvac.Client):
 
 def test_configuring_again_keeps_logins_working(lab: Lab, bao: OpenBaoServer):
     trust_lab_idp(lab, bao)  # a notebook cell run twice
-    again = login_with_jwt(bao, login_tokens(lab, scope=AGENT_SCOPE)["access_token"])
+    again = login_with_jwt(bao.url, login_tokens(lab, scope=AGENT_SCOPE)["access_token"])
     assert read_key(again)["data"]["data"] == {"key": "k-v1"}
 
 
@@ -181,18 +181,18 @@ def test_token_signed_by_an_attackers_key_is_refused(
 ):
     forged = forge.sign(claims=agent_claims(forge, expires_in=300), key=attacker_key)
     with pytest.raises(hvac.exceptions.InvalidRequest, match="signature"):
-        login_with_jwt(bao, forged)
+        login_with_jwt(bao.url, forged)
 
 
 @attack
 def test_token_from_another_issuer_is_refused(bao: OpenBaoServer, forge: Forger):
     claims = {**agent_claims(forge, expires_in=300), "iss": "https://evil.example"}
     with pytest.raises(hvac.exceptions.InvalidRequest, match="issuer"):
-        login_with_jwt(bao, forge.sign(claims=claims))
+        login_with_jwt(bao.url, forge.sign(claims=claims))
 
 
 @attack
 def test_token_meant_only_for_the_fitness_api_is_refused(bao: OpenBaoServer, forge: Forger):
     claims = {**agent_claims(forge, expires_in=300), "aud": ["fitness-api"]}
     with pytest.raises(hvac.exceptions.InvalidRequest, match="audience"):
-        login_with_jwt(bao, forge.sign(claims=claims))
+        login_with_jwt(bao.url, forge.sign(claims=claims))

@@ -180,10 +180,11 @@ def configure_jwt_auth(
     )
 
 
-def login_with_jwt(server: OpenBaoServer, jwt: str, role: str = "agent") -> hvac.Client:
-    """Exchange ``jwt`` for an OpenBao token; the returned client holds it."""
+def login_with_jwt(address: str, jwt: str, role: str = "agent") -> hvac.Client:
+    """Exchange ``jwt`` for a token of the OpenBao (or Vault) server at ``address``, as
+    ``VAULT_ADDR`` names it; the returned client holds the token."""
     # An empty token, not None: with None, hvac falls back to VAULT_TOKEN or ~/.vault-token
     # and would send the operator's own token to this server.
-    client = hvac.Client(url=server.url, token="")
+    client = hvac.Client(url=address, token="")
     client.auth.jwt.jwt_login(role=role, jwt=jwt, path=JWT_MOUNT)
     return client
