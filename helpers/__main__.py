@@ -16,15 +16,27 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
+from .aws_mode import AwsMode, AwsModeError
 from .cast.fitness_api import ACTIVITIES_PATH
-from .lab import start_lab
+from .idp.seed import FRONTEND_CLIENT_ID
+from .lab import Lab, start_lab
 from .processes import tree_rss_mib
 
 
-def serve(agentcore: bool) -> int:
+def serve(agentcore: bool, aws_mode: AwsMode | None = None) -> int:
     lab = start_lab(agentcore=agentcore)
-    if lab.agentcore:  # the MCP server on its runtime, for MCP clients (LAB_MCP_URL)
+    if aws_mode is not None:
+        try:
+            register_app_of(aws_mode, lab)
+        except AwsModeError as exc:
+            lab.stop()
+            print(f"python -m helpers serve: {exc}", file=sys.stderr)
+            return 2
+    # The MCP server on its runtime, for MCP clients (LAB_MCP_URL); a kernel in AWS mode
+    # finds an empty account instead, as a learner's own would be.
+    if lab.agentcore and aws_mode is None:
         lab.agentcore.create_mcp_runtime(activities_url=lab.urls.fitness_api + ACTIVITIES_PATH)
     exports = [f"export {name}={shlex.quote(value)}" for name, value in lab.env().items()]
     print("\n".join(exports), flush=True)
@@ -40,6 +52,17 @@ def serve(agentcore: bool) -> int:
         lab.stop()
         print("# lab stopped", file=sys.stderr)
     return 0
+
+
+def register_app_of(aws_mode: AwsMode, lab: Lab) -> None:
+    """What a provider's administrator does for a kernel in AWS mode: its clients get the
+    secrets its configuration names, and its frontend's redirect URI is allowed."""
+    clients = lab.idp.store.clients
+    for client_id in aws_mode.client_secrets:
+        if client_id not in clients:
+            raise AwsModeError(f"{aws_mode.path}: the lab's IdP has no client {client_id}")
+        clients[client_id].client_secret = aws_mode.client_secret(client_id)
+    clients[FRONTEND_CLIENT_ID].redirect_uris.append(aws_mode.redirect_uri)
 
 
 def preflight() -> int:
@@ -74,10 +97,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the identity provider and the cast (no AWS emulation)",
     )
+    parser.add_argument(
+        "--aws-mode-config",
+        type=Path,
+        metavar="FILE",
+        help="serve: register the app of a kernel in AWS mode configured by FILE",
+    )
     args = parser.parse_args(argv)
     if args.command == "preflight":
         return preflight()
-    return serve(agentcore=not args.no_agentcore)
+    try:
+        aws_mode = AwsMode.load(args.aws_mode_config) if args.aws_mode_config else None
+    except AwsModeError as exc:
+        parser.error(str(exc))
+    return serve(agentcore=not args.no_agentcore, aws_mode=aws_mode)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,14 @@ def forget_default_session() -> None:
         boto3.DEFAULT_SESSION = None
 
 
+def configured_region() -> str:
+    """The region the standard AWS settings name (AWS_REGION, the profile), as boto3 reads
+    them; the lab's when they name none."""
+    import boto3
+
+    return boto3.session.Session().region_name or REGION
+
+
 def client(
     service: str,
     url: str,

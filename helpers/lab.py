@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from . import aws, lab_only
+from .aws_mode import AwsMode, AwsModeError
 from .browser import ScriptedBrowser
 from .cast import agent, fitness_api
 from .cast.frontend import Frontend
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .secrets.lab_part import OpenBaoPart
 
 _current: Lab | None = None
+SERVICES = ("idp", "frontend", "agent", "fitness_api")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Lab:
         openbao: bool = False,
         agentcore_ports: tuple[int, int] = (0, 0),
         horizon: Horizon | None = None,
+        aws_mode: AwsMode | None = None,
     ) -> None:
         began = time.perf_counter()
         self.clock = LabClock()
@@ -70,15 +73,19 @@ class Lab:
         # One botocore loader for the lab's AWS clients and the notebook's: each service
         # model is parsed once (see aws.botocore_session).
         self.botocore_loader = aws.new_loader()
-        self._servers = {
-            name: BackgroundServer(name) for name in ("idp", "frontend", "agent", "fitness_api")
-        }
+        # In AWS mode the provider and AWS are elsewhere: the kernel runs the app alone.
+        self.aws_mode = aws_mode
+        names = ("frontend", "agent", "fitness_api") if aws_mode else SERVICES
+        port = {"frontend": aws_mode.frontend_port} if aws_mode else {}
+        self._servers = {name: BackgroundServer(name, port.get(name, 0)) for name in names}
         urls = {name: s.url for name, s in self._servers.items()}
-        self.urls = Endpoints(issuer=urls.pop("idp"), **urls)
-        self.idp = IdentityProvider(self.urls.issuer, self.clock)
-        self._seed()
+        issuer = _issuer_of(aws_mode.oidc_discovery_url()) if aws_mode else urls.pop("idp")
+        self.urls = Endpoints(issuer=issuer, **urls)
+        self.idp = None if aws_mode else IdentityProvider(self.urls.issuer, self.clock)
+        if self.idp is not None:
+            self._seed(self.idp)
         self.agentcore: AgentCorePart | None = None
-        if agentcore:  # imported only when asked for: moto and the SDKs are heavy
+        if agentcore and not aws_mode:  # imported only when asked for: moto, SDKs are heavy
             from .agentcore.lab_part import AgentCorePart
 
             self.agentcore = AgentCorePart(
@@ -97,7 +104,7 @@ class Lab:
         self.agent_rs = self._resource_server("fitness-agent", agent.AUDIENCE)
         self.fitness_rs = self._resource_server("fitness-api", fitness_api.AUDIENCE)
         apps = {
-            "idp": self.idp.app,
+            "idp": self.idp.app if self.idp else None,
             "frontend": self.frontend.app,
             "agent": agent.create_agent(self.agent_rs),
             "fitness_api": fitness_api.create_fitness_api(self.fitness_rs),
@@ -108,7 +115,7 @@ class Lab:
             server.wait_ready()
         # After the IdP is up: OpenBao reads its discovery document when configured.
         self.openbao: OpenBaoPart | None = None
-        if openbao:
+        if openbao and not aws_mode:
             from .secrets.lab_part import OpenBaoPart
 
             self.openbao = OpenBaoPart(self.urls.discovery)
@@ -116,8 +123,8 @@ class Lab:
         self.ready_after_s = time.perf_counter() - began
         self.stopped = False
 
-    def _seed(self) -> None:
-        store = self.idp.store
+    def _seed(self, idp: IdentityProvider) -> None:
+        store = idp.store
         for user in seed.USERS:
             store.add_user(user)
         callbacks = self.horizon.both(f"{self.urls.frontend}/callback")
@@ -147,6 +154,9 @@ class Lab:
 
     # -- configuration the way a deployment would inject it ------------------------
     def client_secret(self, client_id: str) -> str:
+        """The secret of ``client_id`` at the identity provider, as its admin hands it out."""
+        if self.aws_mode is not None:
+            return self.aws_mode.client_secret(client_id)
         return self.idp.store.clients[client_id].client_secret
 
     def frontend_env(self) -> dict[str, str]:
@@ -160,6 +170,7 @@ class Lab:
             "AGENT_URL": self.urls.agent,
             **({JUPYTER_URL_VAR: self.horizon.jupyter_url} if self.horizon.proxied else {}),
             **(self.agentcore.frontend_env() if self.agentcore else {}),
+            **({"AWS_REGION": aws.configured_region()} if self.aws_mode else {}),
         }
 
     def env(self) -> dict[str, str]:
@@ -271,6 +282,9 @@ def start_lab(agentcore: bool = False, state_dir: Path | None = None, openbao: b
     Manager); ``openbao=True`` an OpenBao server (Vault API) trusting the lab IdP.
     ``state_dir`` keeps the emulator's state (directory, token vault) there;
     by default a fresh temporary directory, removed when the lab stops.
+
+    In AWS mode (``LAB_AWS_MODE``, see helpers.aws_mode) only the course's app starts
+    here; the identity provider, AWS and OpenBao are the ones configured.
     """
     global _current
     ports = (0, 0)
@@ -278,7 +292,13 @@ def start_lab(agentcore: bool = False, state_dir: Path | None = None, openbao: b
         _current.stop()
         # An imported bedrock-agentcore SDK keeps the endpoints it read at import time.
         ports = _current.agentcore_ports
-    _current = Lab(agentcore=agentcore, state_dir=state_dir, openbao=openbao, agentcore_ports=ports)
+    _current = Lab(
+        agentcore=agentcore,
+        state_dir=state_dir,
+        openbao=openbao,
+        agentcore_ports=ports,
+        aws_mode=AwsMode.from_env(),
+    )
     _current.export_env()
     shell = _ipython_shell()
     if shell is not None:
@@ -286,6 +306,16 @@ def start_lab(agentcore: bool = False, state_dir: Path | None = None, openbao: b
         _stop_when_the_kernel_shuts_down(shell)
         lab_only.install(shell)
     return _current
+
+
+def _issuer_of(discovery_url: str) -> str:
+    """The provider's issuer, as its discovery document states it (OIDC Discovery §4.3)."""
+    try:
+        document = requests.get(discovery_url, timeout=10)
+        document.raise_for_status()
+        return document.json()["issuer"].rstrip("/")
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        raise AwsModeError(f"no issuer from the discovery URL {discovery_url}: {exc}") from None
 
 
 def _ipython_shell() -> Any:

@@ -16,3 +16,17 @@ class LabStopped(RuntimeError):
 
     def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
         return [MESSAGE]
+
+
+class NotInThisLab(RuntimeError):
+    """What only the lab's own service can show (the token vault from inside), asked of a
+    lab that has none: AWS mode, or a lab started without it."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what}: only the lab's own AgentCore shows it, and this lab has none"
+            " (AWS mode, or start_lab() without agentcore=True)."
+        )
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]

@@ -2,11 +2,21 @@
 
 Static: every notebook's lab-only cells carry both the ``lab-only`` tag and the comment
 that says why, and no other cell touches anything :data:`helpers.lab_only.LAB_ONLY`
-lists. Live: in a real kernel, a marked cell runs in the lab and is one line in AWS mode.
+lists. Live: in a real kernel, a marked cell runs in the lab and is one line in AWS mode;
+and notebooks run in AWS mode against the lab started as a process of its own
+(``python -m helpers serve``), which the kernel reaches only through the standard AWS
+variables and the AWS-mode configuration file.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -14,11 +24,20 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+from helpers.aws_mode import AwsMode, AwsModeError
 from helpers.lab_only import LAB_ONLY, MARKER, MODE_VAR, TAG, lab_only_uses
 
 pytestmark = pytest.mark.aws_mode
 
-NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+NOTEBOOK_DIR = Path(__file__).parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+# The notebooks proven in AWS mode so far. Still to come (issue 10): 04's consent widget
+# reads the emulator's sessions, and 08's agent reads a secret only the lab's operator
+# cell stores in OpenBao.
+NOT_YET = {"04_outbound_tokens_and_vault", "08_secrets_by_api_call"}
+IN_AWS_MODE = [p.stem for p in NOTEBOOKS if p.stem not in NOT_YET]
+CLIENTS = ["fitness-frontend", "fitness-agent", "fitness-api", "agentcore-outbound", "fitness-mcp"]
+SKIPPED = "Skipped in AWS mode (lab-only): "
 
 
 def code_cells(path: Path) -> list[tuple[int, nbformat.NotebookNode]]:
@@ -79,19 +98,19 @@ def test_what_counts_as_lab_only(source: str, what: list[str]) -> None:
 
 
 def run_in_kernel(aws_mode: bool, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    # start_lab() installs the transformer; here alone, so no provider is needed (the
+    # notebooks below show start_lab doing it in AWS mode).
     if aws_mode:
-        monkeypatch.setenv(MODE_VAR, "1")
+        monkeypatch.setenv(MODE_VAR, "aws-mode.toml")
     else:
         monkeypatch.delenv(MODE_VAR, raising=False)
-    lab_only_cell = new_code_cell(
-        f"{MARKER} the lab clock moves a minute on\nlab.clock.advance(60)\nmoved = True"
-    )
+    lab_only_cell = new_code_cell(f"{MARKER} a lab lever\nimport sys\nmoved = True")
     lab_only_cell.metadata["tags"] = [TAG]
     nb = new_notebook(
         cells=[
-            new_code_cell("from helpers import start_lab\nlab = start_lab()"),
+            new_code_cell("from helpers import lab_only\nlab_only.install(get_ipython())"),
             lab_only_cell,
-            new_code_cell("print('moved' in dir(), 'lab' in dir())"),
+            new_code_cell("print('moved' in dir(), 'lab_only' in dir())"),
         ]
     )
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
@@ -105,6 +124,123 @@ def test_a_lab_only_cell_runs_in_the_lab(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_a_lab_only_cell_is_one_line_in_aws_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     outputs = run_in_kernel(True, monkeypatch)
     assert outputs[1:] == [
-        "Skipped in AWS mode (lab-only): the lab clock moves a minute on\n",
+        "Skipped in AWS mode (lab-only): a lab lever\n",
         "False True\n",  # the cell did not run; the cells around it did
     ]
+
+
+def write_config(path: Path, port: int, discovery_url: str | None = None) -> None:
+    oidc = f'[oidc]\ndiscovery_url = "{discovery_url}"\n' if discovery_url else ""
+    names = "".join(f'{client} = "{secret_variable(client)}"\n' for client in CLIENTS)
+    path.write_text(f"{oidc}[app]\nfrontend_port = {port}\n[client_secrets]\n{names}")
+
+
+def secret_variable(client_id: str) -> str:
+    return f"LAB_{client_id.upper().replace('-', '_')}_CLIENT_SECRET"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def exports_of(serve: subprocess.Popen) -> dict[str, str]:
+    said = []
+    for line in serve.stderr:  # the exports are out once it says it is ready
+        if line.startswith("# lab ready"):
+            break
+        said.append(line)
+    else:
+        raise AssertionError("python -m helpers serve stopped:\n" + "".join(said[-5:]))
+    os.set_blocking(serve.stdout.fileno(), False)
+    lines = serve.stdout.read().splitlines()
+    return dict(line.removeprefix("export ").split("=", 1) for line in lines)
+
+
+@pytest.fixture
+def external_lab(tmp_path: Path) -> Iterator[tuple[dict, dict]]:
+    """The lab as a process of its own, and the environment of a kernel in AWS mode.
+
+    One per notebook, as a fresh account: the notebooks do not yet delete what they
+    create, so 04 would find 03's runtime (issue 10)."""
+    config = tmp_path / "aws-mode.toml"
+    port = free_port()
+    write_config(config, port)
+    client_secrets = {secret_variable(c): secrets.token_urlsafe(24) for c in CLIENTS}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "helpers", "serve", "--aws-mode-config", str(config)],
+        env=os.environ | client_secrets,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        exports = {k: v.strip("'") for k, v in exports_of(serve).items()}
+        write_config(config, port, exports["LAB_OIDC_DISCOVERY_URL"])
+        kernel_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAB_"))},
+            **{k: v for k, v in exports.items() if k.startswith("AWS_")},
+            **client_secrets,
+            MODE_VAR: str(config),
+        }
+        yield kernel_env, exports
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(timeout=30)
+        serve.stdout.close()
+        serve.stderr.close()
+
+
+@pytest.mark.parametrize("name", IN_AWS_MODE)
+def test_the_notebook_runs_in_aws_mode_against_the_lab_as_a_process(
+    external_lab: tuple[dict, dict], name: str
+) -> None:
+    kernel_env, exports = external_lab
+    nb = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+    nb.cells.append(new_code_cell("print(lab.urls.issuer, lab.idp, lab.agentcore)"))
+    client = NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK_DIR)}}
+    )
+    client.execute(env=kernel_env)  # a cell that fails raises here, naming the cell
+    for cell in nb.cells:
+        if tagged(cell):
+            # One stream, however the kernel batched it; nothing else.
+            assert {o.output_type for o in cell.outputs} == {"stream"}
+            assert "".join(o.text for o in cell.outputs) == (
+                SKIPPED + cell.source.splitlines()[0][len(MARKER) :].strip() + "\n"
+            )
+    # The provider was the other process's; the kernel ran none of the lab's services.
+    said = "".join(o.text for o in nb.cells[-1].outputs)
+    assert said == f"{exports['LAB_OIDC_ISSUER']} None None\n"
+
+
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("[app]\nfrontend_port = 'eighty'\n", "frontend_port must be a port number"),
+        ("[app]\nfrontend_port = 8400\n[oidc]\ndiscovery_url = 3\n", "must be a URL"),
+        ("[app\n", "is not TOML"),
+        ("[app]\nfrontend_port = 8400\n[client_secrets]\nx = 5\n", "maps client ids"),
+    ],
+)
+def test_a_wrong_configuration_says_what_is_wrong(tmp_path: Path, text: str, error: str) -> None:
+    config = tmp_path / "aws-mode.toml"
+    config.write_text(text)
+    with pytest.raises(AwsModeError, match=error):
+        AwsMode.load(config)
+
+
+def test_a_secret_comes_from_the_variable_the_file_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "aws-mode.toml"
+    write_config(config, 8400)
+    mode = AwsMode.load(config)
+    monkeypatch.delenv(secret_variable("fitness-api"), raising=False)
+    with pytest.raises(AwsModeError, match="LAB_FITNESS_API_CLIENT_SECRET is not set"):
+        mode.client_secret("fitness-api")
+    monkeypatch.setenv(secret_variable("fitness-api"), "s3cret")
+    assert mode.client_secret("fitness-api") == "s3cret"
+    with pytest.raises(AwsModeError, match="names no variable for reporting-job"):
+        mode.client_secret("reporting-job")

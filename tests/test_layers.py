@@ -20,6 +20,7 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "helpers"
 BASE = {
     "aws",
+    "aws_mode",
     "bearer",
     "browser",
     "horizon",

@@ -139,7 +139,7 @@ class Frontend:
         app.add_url_rule("/login", view_func=self.login)
         app.add_url_rule("/callback", view_func=self.callback)
         app.add_url_rule("/ask", view_func=self.ask, methods=["GET", "POST"])
-        if "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE" in self.env:
+        if "AWS_REGION" in self.env:  # deployed with AgentCore
             app.add_url_rule(AGENTCORE_RETURN_PATH, view_func=self.agentcore_return)
 
     def tokens_for(self) -> dict | None:
@@ -232,13 +232,14 @@ class Frontend:
         would parse the service model again."""
         import boto3  # only a frontend deployed with AgentCore needs it
 
+        # What the deployment leaves out, boto3 finds the standard way (AWS mode).
         session = boto3.session.Session(
-            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=self.env.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=self.env.get("AWS_SECRET_ACCESS_KEY"),
             region_name=self.env["AWS_REGION"],
         )
         return session.client(
-            "bedrock-agentcore", endpoint_url=self.env["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"]
+            "bedrock-agentcore", endpoint_url=self.env.get("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE")
         )
 
     def ask(self):  # noqa: ANN201

@@ -22,7 +22,7 @@ import ipywidgets as widgets
 from ..display import table
 from ..jwt_check import TokenRejected, decode_unverified
 from ..masking import mask
-from ..stopped import LabStopped
+from ..stopped import LabStopped, NotInThisLab
 from .for_lab import running
 
 NOTHING = "nothing"
@@ -137,7 +137,7 @@ class VaultViewer:
     def text(self, only: str | None = None) -> str:
         try:
             rows, reach = self.rows(), self.reach(only)
-        except LabStopped as stopped:
+        except (LabStopped, NotInThisLab) as stopped:
             return str(stopped)
         parts = [f"token vault: {len(rows)} record{'s' if len(rows) != 1 else ''}"]
         if rows:
@@ -166,7 +166,7 @@ class VaultViewer:
     def html(self, only: str | None = None) -> str:
         try:
             rows, reach = self.rows(), self.reach(only)
-        except LabStopped as stopped:
+        except (LabStopped, NotInThisLab) as stopped:
             return f"<p><i>{html.escape(str(stopped))}</i></p>"
         out = [f"<p><b>Token vault</b>: {len(rows)} record{'s' if len(rows) != 1 else ''}</p>"]
         if rows:
@@ -244,7 +244,14 @@ class LiveVaultView(widgets.VBox):
 def vault_viewer_for(lab: Any, wats: Mapping[str, str] | None = None) -> VaultViewer:
     """A viewer on the running lab's token vault, still right after ``lab.agentcore.restart()``
     (and one line, not an error, once the lab is stopped)."""
-    return VaultViewer(lambda: running(lab).agentcore.identity.vault, wats)
+    return VaultViewer(lambda: _vault_of(lab), wats)
+
+
+def _vault_of(lab: Any) -> RawRows:
+    agentcore = running(lab).agentcore
+    if agentcore is None:
+        raise NotInThisLab("The token vault, seen from inside")
+    return agentcore.identity.vault
 
 
 def _opens(reach: WatReach) -> str:

@@ -1,0 +1,91 @@
+"""AWS mode's configuration: the one file that points the notebooks away from the lab.
+
+``LAB_AWS_MODE`` names a TOML file. AWS itself is configured the standard way
+(``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL_*``, the shared config and
+credentials files); the file says what AWS settings cannot: the OIDC provider, where the
+course's own app (the cast) listens, and in which environment variables the secrets of
+the provider's clients are (never the secrets themselves)::
+
+    [oidc]
+    discovery_url = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC/.well-known/openid-configuration"
+
+    [app]
+    frontend_port = 8400   # http://127.0.0.1:8400/callback is registered at the provider
+
+    [client_secrets]       # client id = the variable that holds its secret
+    fitness-frontend = "LAB_FRONTEND_CLIENT_SECRET"
+    fitness-agent = "LAB_FITNESS_AGENT_CLIENT_SECRET"
+    fitness-api = "LAB_FITNESS_API_CLIENT_SECRET"
+
+``python -m helpers serve --aws-mode-config FILE`` plays the provider's administrator for
+the lab: its IdP registers the same clients with the same secrets and redirect URI.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .lab_only import MODE_VAR
+
+
+class AwsModeError(RuntimeError):
+    """The AWS-mode configuration is missing something: the message says what and where."""
+
+
+@dataclass(frozen=True)
+class AwsMode:
+    path: Path
+    discovery_url: str | None
+    frontend_port: int
+    client_secrets: dict[str, str]  # client id -> the environment variable with its secret
+
+    @classmethod
+    def from_env(cls) -> AwsMode | None:
+        """The configuration ``LAB_AWS_MODE`` names, or None in the lab."""
+        path = os.environ.get(MODE_VAR)
+        return cls.load(Path(path)) if path else None
+
+    @classmethod
+    def load(cls, path: Path) -> AwsMode:
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise AwsModeError(f"{MODE_VAR}={path}: cannot read it ({exc.strerror})") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise AwsModeError(f"{path} is not TOML: {exc}") from None
+        port = data.get("app", {}).get("frontend_port")
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise AwsModeError(f"{path}: [app] frontend_port must be a port number")
+        secrets = data.get("client_secrets", {})
+        if not isinstance(secrets, dict) or not all(
+            isinstance(v, str) and v for v in secrets.values()
+        ):
+            raise AwsModeError(f"{path}: [client_secrets] maps client ids to variable names")
+        url = data.get("oidc", {}).get("discovery_url")
+        if url is not None and not (
+            isinstance(url, str) and url.startswith(("https://", "http://"))
+        ):
+            raise AwsModeError(f"{path}: [oidc] discovery_url must be a URL")
+        return cls(path, url, port, dict(secrets))
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://127.0.0.1:{self.frontend_port}/callback"
+
+    def oidc_discovery_url(self) -> str:
+        if self.discovery_url is None:
+            raise AwsModeError(f"{self.path}: [oidc] discovery_url is missing")
+        return self.discovery_url
+
+    def client_secret(self, client_id: str) -> str:
+        """The secret of ``client_id`` at the provider, from the variable the file names."""
+        variable = self.client_secrets.get(client_id)
+        if variable is None:
+            raise AwsModeError(f"{self.path}: [client_secrets] names no variable for {client_id}")
+        value = os.environ.get(variable)
+        if not value:
+            raise AwsModeError(f"{variable} is not set: it holds the secret of {client_id}")
+        return value
