@@ -26,7 +26,8 @@ from .processes import tree_rss_mib
 
 
 def serve(agentcore: bool, aws_mode: AwsMode | None = None) -> int:
-    lab = start_lab(agentcore=agentcore)
+    # For a kernel in AWS mode, OpenBao too: its Vault is elsewhere (VAULT_ADDR).
+    lab = start_lab(agentcore=agentcore, openbao=aws_mode is not None)
     if aws_mode is not None:
         try:
             register_app_of(aws_mode, lab)

@@ -31,11 +31,7 @@ pytestmark = pytest.mark.aws_mode
 
 NOTEBOOK_DIR = Path(__file__).parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-# The notebooks proven in AWS mode so far. Still to come (issue 10): 04's consent widget
-# reads the emulator's sessions, and 08's agent reads a secret only the lab's operator
-# cell stores in OpenBao.
-NOT_YET = {"04_outbound_tokens_and_vault", "08_secrets_by_api_call"}
-IN_AWS_MODE = [p.stem for p in NOTEBOOKS if p.stem not in NOT_YET]
+IN_AWS_MODE = [p.stem for p in NOTEBOOKS]
 CLIENTS = ["fitness-frontend", "fitness-agent", "fitness-api", "agentcore-outbound", "fitness-mcp"]
 SKIPPED = "Skipped in AWS mode (lab-only): "
 
@@ -163,7 +159,7 @@ def external_lab(tmp_path: Path) -> Iterator[tuple[dict, dict]]:
     """The lab as a process of its own, and the environment of a kernel in AWS mode.
 
     One per notebook, as a fresh account: the notebooks do not yet delete what they
-    create, so 04 would find 03's runtime (issue 10)."""
+    create, so 04 would find 03's runtime."""
     config = tmp_path / "aws-mode.toml"
     port = free_port()
     write_config(config, port)
@@ -180,7 +176,7 @@ def external_lab(tmp_path: Path) -> Iterator[tuple[dict, dict]]:
         write_config(config, port, exports["LAB_OIDC_DISCOVERY_URL"])
         kernel_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAB_"))},
-            **{k: v for k, v in exports.items() if k.startswith("AWS_")},
+            **{k: v for k, v in exports.items() if k.startswith(("AWS_", "VAULT_", "BAO_"))},
             **client_secrets,
             MODE_VAR: str(config),
         }

@@ -27,6 +27,7 @@ from helpers.jwt_check import decode_unverified
 from helpers.lab import Lab
 from helpers.widgets import own_browser
 
+BOB = ("bob", "bob-lab-password")
 ALICE = ("alice", "alice-lab-password")
 
 
@@ -119,7 +120,7 @@ def register_coach(lab: Lab) -> None:
     )
 
 
-def start_consent(lab: Lab, tokens: dict) -> dict:
+def start_consent(lab: Lab, tokens: dict, force: bool = True) -> dict:
     runtime = aws.client(
         "bedrock-agentcore", lab.agentcore.identity.data_server.url, aws.AGENT_RUNTIME
     )
@@ -132,7 +133,7 @@ def start_consent(lab: Lab, tokens: dict) -> dict:
         scopes=["activities:read"],
         oauth2Flow="USER_FEDERATION",
         resourceOauth2ReturnUrl=lab.urls.frontend + "/agentcore/return",
-        forceAuthentication=True,
+        forceAuthentication=force,
     )
 
 
@@ -156,14 +157,16 @@ def test_the_learner_consents_in_their_own_browser(agentcore_lab: Lab, learner: 
 
 
 def test_an_abandoned_consent_is_ended(agentcore_lab: Lab, learner: Learner) -> None:
-    me = own_browser.sign_in(agentcore_lab, *ALICE)
+    me = own_browser.sign_in(agentcore_lab, *BOB)  # no consent of his yet
     started = start_consent(agentcore_lab, me.tokens)
     outcome = own_browser.consent(agentcore_lab, me, started, interactive=True, timeout_s=0.3)
     assert outcome.startswith("No answer within")
-    late = me.browser.sign_in(learner.links.pop(), *ALICE)  # the consent comes back too late
-    assert late.status_code == 400
+    late = me.browser.sign_in(learner.links.pop(), *BOB)  # the consent comes back too late
+    assert late.status_code == 410 and late.json()["error"] == "consent_abandoned"
     session = agentcore_lab.agentcore.identity.data.sessions.find(started["sessionUri"])
-    assert session.status == "FAILED" and session.tokens is None
+    assert session.status == "IN_PROGRESS"  # never completed
+    again = start_consent(agentcore_lab, me.tokens, force=False)
+    assert "accessToken" not in again and "authorizationUrl" in again  # nothing in the vault
 
 
 # -- through Jupyter's proxy ------------------------------------------------------------

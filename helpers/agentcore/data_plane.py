@@ -70,13 +70,6 @@ class Sessions:
     def find(self, uri: str) -> AuthSession | None:
         return self._by_uri.get(uri)
 
-    def abandon(self, uri: str) -> None:
-        """End a session nobody will finish (its user walked away): a consent that comes
-        back later lands nowhere."""
-        session = self._by_uri.get(uri)
-        if session is not None and session.status == "IN_PROGRESS":
-            session.status, session.tokens = "FAILED", None
-
     def live(self, uri: str) -> AuthSession:
         """A session still open for completion, or the ValidationException saying why not."""
         session = self._by_uri.get(uri)

@@ -112,6 +112,9 @@ class Frontend:
         # Logins a notebook handed the learner a link for (a ticket in the link), and how
         # each ended: None while pending, then a session id or the OAuth error.
         self.logins: dict[str, Login | None] = {}
+        # AgentCore consents that came back to the return page: session URI -> COMPLETED
+        # or FAILED, as CompleteResourceTokenAuth answered; given up on: None, never done.
+        self.consents: dict[str, str | None] = {}
         # Where the learner's browser reaches the app and the IdP (see helpers.horizon).
         self.horizon = Horizon(env.get(JUPYTER_URL_VAR) or None)
         self.app = harden(Flask("lab-frontend"))
@@ -213,18 +216,27 @@ class Frontend:
         tokens = self.tokens_for()
         if tokens is None:
             return jsonify(error="login_required"), 401
+        uri = request.args.get("session_id", "")
+        if uri in self.consents and self.consents[uri] is None:
+            # The notebook gave up waiting for it: this app will not complete it.
+            return jsonify(error="consent_abandoned", error_description="Nothing stored."), 410
         try:
             self._agentcore.complete_resource_token_auth(
-                sessionUri=request.args.get("session_id", ""),
-                userIdentifier={"userToken": tokens["access_token"]},
+                sessionUri=uri, userIdentifier={"userToken": tokens["access_token"]}
             )
         except ClientError as exc:
             error = exc.response["Error"]
             status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
+            self.consents[uri] = "FAILED"
             return jsonify(error=error["Code"], error_description=error["Message"]), status
         except ParamValidationError as exc:  # a session_id that is no session URI at all
             return jsonify(error="ValidationException", error_description=str(exc)), 400
+        self.consents[uri] = "COMPLETED"
         return jsonify(status="authorized", state=request.args.get("state"))
+
+    def give_up_consent(self, uri: str) -> None:
+        """A consent nobody waits for any more: if it comes back, it is not completed."""
+        self.consents.setdefault(uri, None)
 
     @functools.cached_property
     def _agentcore(self) -> Any:

@@ -26,9 +26,11 @@ class OpenBaoPart:
         )
 
     def env(self) -> dict[str, str]:
-        # Where clients find the server; never a token: the operator uses
-        # server.client(), an agent logs in with its JWT.
-        return {"VAULT_ADDR": self.server.url, "BAO_ADDR": self.server.url}
+        # Where clients find the server, and the operator's token, as a dev server hands
+        # both to the operator's shell: `hvac.Client()` is the operator. An agent never
+        # uses it: login_with_jwt starts without a token and logs in with its JWT.
+        url = self.server.url
+        return {"VAULT_ADDR": url, "BAO_ADDR": url, "VAULT_TOKEN": self.server.root_token}
 
     def stop(self) -> None:
         self.server.stop()

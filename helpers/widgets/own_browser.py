@@ -97,29 +97,25 @@ def consent(
     Scripted: ``user``'s scripted browser opens the authorization URL, signs in at the
     IdP and allows. Interactive: you open it, in the browser you signed in with.
     """
-    sessions = lab.agentcore.identity.data.sessions
-    uri = started["sessionUri"]
+    # The app's return page completes the session: what it saw is how the consent ended.
+    uri, consents = started["sessionUri"], lab.frontend.consents
     if not interactive:
         if user.browser is None or user.credentials is None:
             raise ValueError("this user signed in with their own browser: consent with it too")
         user.browser.sign_in(started["authorizationUrl"], *user.credentials)
-        return _ended(sessions.find(uri).status)
+        return _ended(consents.get(uri) or "IN_PROGRESS")
     if user.browser is not None:
         print("Note: you signed in with the scripted browser; the return page needs your own.")
     status = _wait(
         "Open the consent page in your browser",
         lab.public(started["authorizationUrl"]),
         timeout_s,
-        lambda: _settled(sessions.find(uri).status),
+        lambda: consents.get(uri),
     )
     if status is None:
-        sessions.abandon(uri)
-        return f"No answer within {timeout_s:.0f} s: the session is ended, nothing was stored."
+        lab.frontend.give_up_consent(uri)
+        return f"No answer within {timeout_s:.0f} s: the app will not complete it, nothing stored."
     return _ended(status)
-
-
-def _settled(status: str) -> str | None:
-    return None if status == "IN_PROGRESS" else status
 
 
 def _ended(status: str) -> str:
