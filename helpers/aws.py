@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .aws_mode import AwsMode
+
 if TYPE_CHECKING:  # imported where used: agents read this module's names, not boto3
     import botocore.session
     from botocore.client import BaseClient
@@ -39,6 +41,14 @@ OPERATOR = LabCredentials("AKIALABOPERATOR00001", "labOperatorSecretNotARealAwsK
 MCP_RUNTIME = LabCredentials("AKIALABMCPRUNTIME001", "labMcpRuntimeSecretNotARealAwsKey0000001")
 FRONTEND_APP = LabCredentials("AKIALABFRONTENDAPP01", "labFrontendAppSecretNotARealAwsKey00001")
 UNTRUSTED_APP = LabCredentials("AKIALABPARTNERAPP001", "labPartnerAppSecretNotARealAwsKey000001")
+# The course's principals by name: in AWS mode an AWS profile acts as each (helpers.aws_mode).
+PRINCIPALS = {
+    "agent_runtime": AGENT_RUNTIME,
+    "operator": OPERATOR,
+    "mcp_runtime": MCP_RUNTIME,
+    "frontend_app": FRONTEND_APP,
+    "untrusted_app": UNTRUSTED_APP,
+}
 
 
 def botocore_session(loader: Loader | None = None) -> botocore.session.Session:
@@ -94,13 +104,16 @@ def configured_region() -> str:
 
 def client(
     service: str,
-    url: str,
+    url: str | None = None,
     credentials: LabCredentials = AGENT_RUNTIME,
     loader: Loader | None = None,
     **kw: Any,
 ) -> BaseClient:
-    """A boto3 client for ``service`` that talks to the lab's moto server at ``url``.
+    """A boto3 client for ``service`` acting as one of the course's principals.
 
+    ``url`` is the endpoint; without it boto3 finds it the standard way
+    (``AWS_ENDPOINT_URL_<SERVICE>``, which the lab exports, or AWS's own). In AWS mode the
+    AWS profile the configuration names acts as the principal (helpers.aws_mode).
     Without ``loader`` it shares the models boto3's default session has parsed (start_lab
     gives that session the lab's loader), as a plain ``boto3.client`` call would.
     """
@@ -109,6 +122,13 @@ def client(
 
     if loader is None and boto3.DEFAULT_SESSION is not None:
         loader = boto3.DEFAULT_SESSION._session.get_component("data_loader")
+    mode = AwsMode.from_env()
+    principal = next((n for n, c in PRINCIPALS.items() if c == credentials), None)
+    if mode is not None and principal is not None:
+        session = boto3.session.Session(
+            profile_name=mode.profile_for(principal), botocore_session=botocore_session(loader)
+        )
+        return session.client(service, endpoint_url=url, **kw)
     kw.setdefault("region_name", REGION)
     # A local server either answers at once or is down: fail fast instead of retrying with
     # back-off, so a stopped lab shows up as an error rather than as a hung cell.

@@ -17,6 +17,10 @@ the provider's clients are (never the secrets themselves)::
     fitness-agent = "LAB_FITNESS_AGENT_CLIENT_SECRET"
     fitness-api = "LAB_FITNESS_API_CLIENT_SECRET"
 
+    [principals]           # the AWS profile that acts as each of the course's principals
+    agent_runtime = "fitness-agent-runtime"
+    untrusted_app = "partner-app"
+
 ``python -m helpers serve --aws-mode-config FILE`` plays the provider's administrator for
 the lab: its IdP registers the same clients with the same secrets and redirect URI.
 """
@@ -41,6 +45,7 @@ class AwsMode:
     discovery_url: str | None
     frontend_port: int
     client_secrets: dict[str, str]  # client id -> the environment variable with its secret
+    principals: dict[str, str]  # the course's principal (helpers.aws.PRINCIPALS) -> profile
 
     @classmethod
     def from_env(cls) -> AwsMode | None:
@@ -69,7 +74,12 @@ class AwsMode:
             isinstance(url, str) and url.startswith(("https://", "http://"))
         ):
             raise AwsModeError(f"{path}: [oidc] discovery_url must be a URL")
-        return cls(path, url, port, dict(secrets))
+        principals = data.get("principals", {})
+        if not isinstance(principals, dict) or not all(
+            isinstance(v, str) and v for v in principals.values()
+        ):
+            raise AwsModeError(f"{path}: [principals] maps principals to AWS profile names")
+        return cls(path, url, port, dict(secrets), dict(principals))
 
     @property
     def redirect_uri(self) -> str:
@@ -89,3 +99,10 @@ class AwsMode:
         if not value:
             raise AwsModeError(f"{variable} is not set: it holds the secret of {client_id}")
         return value
+
+    def profile_for(self, principal: str) -> str:
+        """The AWS profile that acts as ``principal`` (a role of the course's cast)."""
+        profile = self.principals.get(principal)
+        if profile is None:
+            raise AwsModeError(f"{self.path}: [principals] names no AWS profile for {principal}")
+        return profile

@@ -33,6 +33,8 @@ LAB_ONLY: dict[str, str] = {
     r"\blab\.(rotate_client_secret|rotate_signing_key|redeploy_frontend)\b": "a lab lever",
     r"\bherd_backend\b|\bThrottledSecretsManager\b": "the lab's throttled Secrets Manager",
     r"\bhelpers\.agentcore\.lab_part\b": "the lab's wiring of AgentCore",
+    # boto3 reads these itself; a cell that names them would fail on AWS, which has none.
+    r"\bAWS_ENDPOINT_URL": "the lab's AWS endpoints",
 }
 
 

@@ -24,6 +24,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+from helpers import aws
 from helpers.aws_mode import AwsMode, AwsModeError
 from helpers.lab_only import LAB_ONLY, MARKER, MODE_VAR, TAG, lab_only_uses
 
@@ -83,6 +84,7 @@ def test_no_lab_only_cell_comes_before_the_lab_starts(path: Path) -> None:
         ("lab.rotate_client_secret()", ["a lab lever"]),
         ("store = herd_backend().start()", ["the lab's throttled Secrets Manager"]),
         ("from helpers.agentcore.lab_part import X", ["the lab's wiring of AgentCore"]),
+        ('os.environ["AWS_ENDPOINT_URL_KMS"]', ["the lab's AWS endpoints"]),
         ("lab.urls.frontend + '/login'", []),
         ("lab.browser().sign_in(url, 'alice', pw)", []),
         ("calendar.clock = 3  # lab.clockwork", []),
@@ -128,7 +130,22 @@ def test_a_lab_only_cell_is_one_line_in_aws_mode(monkeypatch: pytest.MonkeyPatch
 def write_config(path: Path, port: int, discovery_url: str | None = None) -> None:
     oidc = f'[oidc]\ndiscovery_url = "{discovery_url}"\n' if discovery_url else ""
     names = "".join(f'{client} = "{secret_variable(client)}"\n' for client in CLIENTS)
-    path.write_text(f"{oidc}[app]\nfrontend_port = {port}\n[client_secrets]\n{names}")
+    profiles = "".join(f'{name} = "lab-{name}"\n' for name in aws.PRINCIPALS)
+    path.write_text(
+        f"{oidc}[app]\nfrontend_port = {port}\n[client_secrets]\n{names}[principals]\n{profiles}"
+    )
+
+
+def write_credentials(path: Path) -> None:
+    """A shared credentials file with a profile per principal, as an administrator would
+    hand them out: the external lab's keys for its roles."""
+    path.write_text(
+        "".join(
+            f"[lab-{name}]\naws_access_key_id = {c.access_key_id}\n"
+            f"aws_secret_access_key = {c.secret_access_key}\n"
+            for name, c in aws.PRINCIPALS.items()
+        )
+    )
 
 
 def secret_variable(client_id: str) -> str:
@@ -160,9 +177,10 @@ def external_lab(tmp_path: Path) -> Iterator[tuple[dict, dict]]:
 
     One per notebook, as a fresh account: the notebooks do not yet delete what they
     create, so 04 would find 03's runtime."""
-    config = tmp_path / "aws-mode.toml"
+    config, credentials = tmp_path / "aws-mode.toml", tmp_path / "credentials"
     port = free_port()
     write_config(config, port)
+    write_credentials(credentials)
     client_secrets = {secret_variable(c): secrets.token_urlsafe(24) for c in CLIENTS}
     serve = subprocess.Popen(
         [sys.executable, "-m", "helpers", "serve", "--aws-mode-config", str(config)],
@@ -178,6 +196,7 @@ def external_lab(tmp_path: Path) -> Iterator[tuple[dict, dict]]:
             **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAB_"))},
             **{k: v for k, v in exports.items() if k.startswith(("AWS_", "VAULT_", "BAO_"))},
             **client_secrets,
+            "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
             MODE_VAR: str(config),
         }
         yield kernel_env, exports
