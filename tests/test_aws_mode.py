@@ -171,13 +171,14 @@ def exports_of(serve: subprocess.Popen) -> dict[str, str]:
     return dict(line.removeprefix("export ").split("=", 1) for line in lines)
 
 
-@pytest.fixture
-def external_lab(tmp_path: Path) -> Iterator[tuple[dict, dict]]:
+@pytest.fixture(scope="module")
+def external_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict, dict]]:
     """The lab as a process of its own, and the environment of a kernel in AWS mode.
 
-    One per notebook, as a fresh account: the notebooks do not yet delete what they
-    create, so 04 would find 03's runtime."""
-    config, credentials = tmp_path / "aws-mode.toml", tmp_path / "credentials"
+    One for the whole course, as a learner's one account: each notebook deletes what it
+    made, and the next one makes some of it again under the same names."""
+    work = tmp_path_factory.mktemp("aws-mode")
+    config, credentials = work / "aws-mode.toml", work / "credentials"
     port = free_port()
     write_config(config, port)
     write_credentials(credentials)
@@ -207,7 +208,7 @@ def external_lab(tmp_path: Path) -> Iterator[tuple[dict, dict]]:
         serve.stderr.close()
 
 
-@pytest.mark.parametrize("name", IN_AWS_MODE)
+@pytest.mark.parametrize("name", IN_AWS_MODE)  # in course order, in one account
 def test_the_notebook_runs_in_aws_mode_against_the_lab_as_a_process(
     external_lab: tuple[dict, dict], name: str
 ) -> None:
