@@ -22,6 +22,7 @@ from helpers.cast import audiences, fitness_api
 from helpers.cast.deployable import code_zip as code_zip_of
 from helpers.cast.mcp_server import call_tool
 from helpers.idp import seed
+from helpers.jwt_check import decode_unverified
 from helpers.lab import Lab
 
 BUCKET = "agent-code"
@@ -104,6 +105,15 @@ def jwt_authorizer(lab: Lab, **extra: object) -> dict:
             "allowedAudience": [audiences.AGENT],
             **extra,
         }
+    }
+
+
+def claim_rule(name: str, value_type: str, operator: str, **value: object) -> dict:
+    """One rule of a customJWTAuthorizer's customClaims, as the model spells it."""
+    return {
+        "inboundTokenClaimName": name,
+        "inboundTokenClaimValueType": value_type,
+        "authorizingClaimMatchValue": {"claimMatchOperator": operator, "claimMatchValue": value},
     }
 
 
@@ -224,6 +234,31 @@ def test_a_jwt_runtime_refuses_sigv4_callers_and_other_clients(lab: Lab, coach: 
         ({"allowedClients": ["another-app"]}, "is not allowed"),
         ({"allowedScopes": ["coach:admin"]}, "carries none of the scopes"),
         ({"allowedAudience": ["fitness-api"]}, "not for us"),
+        (
+            {
+                "customClaims": [
+                    claim_rule("sub", "STRING", "EQUALS", matchValueString="user-2-bob")
+                ]
+            },
+            "its claim 'sub' does not match",
+        ),
+        (
+            {"customClaims": [claim_rule("aud", "STRING_ARRAY", "CONTAINS", matchValueString="x")]},
+            "its claim 'aud' does not match",
+        ),
+        (  # the scope claim is one space-separated string, not a list
+            {
+                "customClaims": [
+                    claim_rule(
+                        "scope",
+                        "STRING_ARRAY",
+                        "CONTAINS_ANY",
+                        matchValueStringList=["openid", "profile"],
+                    )
+                ]
+            },
+            "its claim 'scope' does not match",
+        ),
     ],
 )
 def test_a_valid_token_outside_the_authorizers_rules_is_refused(
@@ -316,6 +351,47 @@ def test_code_that_cannot_start_fails_the_creation_and_says_why(lab: Lab) -> Non
     assert "exited with status 1" in reasons["crashes"]
     assert "main.py is not in the code zip" in reasons["no_entry"]
     assert "BadZipFile" in reasons["no_zip"]
+
+
+def test_a_token_that_meets_every_custom_claim_gets_in(lab: Lab) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    token = user_token(lab)
+    rules = [
+        claim_rule("sub", "STRING", "EQUALS", matchValueString=decode_unverified(token)[1]["sub"]),
+        claim_rule("aud", "STRING_ARRAY", "CONTAINS", matchValueString=audiences.AGENT),
+        claim_rule(
+            "aud", "STRING_ARRAY", "CONTAINS_ANY", matchValueStringList=["x", audiences.AGENT]
+        ),
+    ]
+    created = create_echo(
+        lab, "claims_met", authorizerConfiguration=jwt_authorizer(lab, customClaims=rules)
+    )
+    wait_for(control, created["agentRuntimeId"], "READY")
+    assert invoke_with_token(lab, created["agentRuntimeArn"], token).status_code == 200
+    got = control.get_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
+    assert got["authorizerConfiguration"]["customJWTAuthorizer"]["customClaims"] == rules
+    control.delete_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        claim_rule("aud", "STRING_ARRAY", "EQUALS", matchValueString="x"),
+        claim_rule("sub", "STRING", "CONTAINS", matchValueString="x"),
+        claim_rule("aud", "STRING_ARRAY", "CONTAINS_ANY", matchValueString="x"),
+        claim_rule("aud", "STRING_ARRAY", "CONTAINS", matchValueStringList=["x"]),
+    ],
+)
+def test_a_custom_claim_pairing_the_service_refuses_creates_nothing(lab: Lab, rule: dict) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    with pytest.raises(ClientError) as refused:
+        create_echo(
+            lab, "bad_claims", authorizerConfiguration=jwt_authorizer(lab, customClaims=[rule])
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "customClaims[0]" in refused.value.response["Error"]["Message"]
+    names = [r["agentRuntimeName"] for r in control.list_agent_runtimes()["agentRuntimes"]]
+    assert "bad_claims" not in names
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request
 from .. import aws
 from ..bearer import bearer_token
 from ..jwt_check import TokenRejected
+from .custom_claims import ClaimRule
 from .errors import AwsError
 from .inbound import InboundAuthorizer, TrustedIssuer
 from .protocol import Call, Handler
@@ -57,6 +58,7 @@ class AgentRuntime:
     issuer: TrustedIssuer | None = None
     allowed_clients: tuple[str, ...] = ()
     allowed_scopes: tuple[str, ...] = ()
+    custom_claims: tuple[ClaimRule, ...] = ()  # every one must match (customClaims)
     # Whether the caller's Authorization header reaches the code (requestHeaderAllowlist).
     forward_authorization: bool = True
 
@@ -181,9 +183,9 @@ class RuntimeFrontDoor:
 
 
 def _check_client_and_scopes(runtime: AgentRuntime, claims: dict) -> None:
-    """A customJWTAuthorizer's allowedClients and allowedScopes, after the signature,
-    issuer and audience checks. The lab admits a token that carries at least one of the
-    allowed scopes."""
+    """A customJWTAuthorizer's allowedClients, allowedScopes and customClaims, after the
+    signature, issuer and audience checks. The lab admits a token that carries at least
+    one of the allowed scopes."""
     client = claims.get("client_id", claims.get("azp"))
     if runtime.allowed_clients and client not in runtime.allowed_clients:
         raise AwsError(
@@ -195,3 +197,7 @@ def _check_client_and_scopes(runtime: AgentRuntime, claims: dict) -> None:
             "AccessDeniedException",
             f"User token rejected: it carries none of the scopes {list(runtime.allowed_scopes)}.",
         )
+    for rule in runtime.custom_claims:
+        if not rule.matches(claims):
+            rejected = f"User token rejected: its claim {rule.claim!r} does not match."
+            raise AwsError("AccessDeniedException", rejected)

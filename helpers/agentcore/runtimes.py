@@ -10,8 +10,8 @@ door's inbound check. Create and update answer at once with ``CREATING`` or
 ``CREATE_FAILED`` / ``UPDATE_FAILED`` with a ``failureReason``). An update is a new
 version: the new code starts, then takes the traffic, then the old process stops.
 
-What the lab does not emulate answers 501: container images, VPC networking, custom
-claims, and endpoints other than the default.
+What the lab does not emulate answers 501: container images, VPC networking, and
+endpoints other than the default.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 from ..processes import child_env, reap, spawn
 from ..serving import LOOPBACK, Listening, stop_together
 from . import runtime_host
+from .custom_claims import rules_of
 from .directory import Directory, page_of
 from .errors import AwsError, validation_error
 from .inbound import TrustedIssuer
@@ -295,6 +296,7 @@ class AgentRuntimes:
             issuer=jwt and TrustedIssuer(jwt["discoveryUrl"], tuple(jwt["allowedAudience"])),
             allowed_clients=tuple(jwt.get("allowedClients", ())) if jwt else (),
             allowed_scopes=tuple(jwt.get("allowedScopes", ())) if jwt else (),
+            custom_claims=rules_of(jwt.get("customClaims", [])) if jwt else (),
             forward_authorization="authorization" in allowed_headers,
         )
 
@@ -311,8 +313,8 @@ class AgentRuntimes:
         if p.get("networkConfiguration", {}).get("networkMode", "PUBLIC") != "PUBLIC":
             raise _not_emulated("VPC network mode")
         jwt = p.get("authorizerConfiguration", {}).get("customJWTAuthorizer")
-        if jwt and jwt.get("customClaims"):
-            raise _not_emulated("customClaims in a customJWTAuthorizer")
+        if jwt:
+            rules_of(jwt.get("customClaims", []))  # a pairing the service refuses, refused here
         if jwt and not jwt.get("allowedAudience"):
             raise validation_error(
                 "The lab's JWT authorizer needs allowedAudience.",
