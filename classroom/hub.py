@@ -13,7 +13,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,25 +24,11 @@ import psutil
 import requests
 
 from helpers.processes import STATE_PREFIX, reap
-from helpers.serving import wait_until_ok
+from helpers.serving import ports_to_bind_later, wait_until_ok
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "jupyterhub_config.py"
 PROXY = HERE / "node_modules" / ".bin" / "configurable-http-proxy"
-
-
-def three_free_ports() -> int:
-    """A port whose next two are free as well: the hub, its API and the proxy's API."""
-    for _ in range(50):
-        base = 20_000 + secrets.randbelow(20_000)
-        try:
-            for port in range(base, base + 3):
-                with socket.create_server(("127.0.0.1", port)):
-                    pass
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no three free ports in a row")
 
 
 @dataclass
@@ -52,7 +37,8 @@ class Hub:
 
     state: Path
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
-    port: int = field(default_factory=three_free_ports)
+    # The hub, its API and the proxy's API, in a row.
+    port: int = field(default_factory=lambda: ports_to_bind_later(3))
 
     @property
     def url(self) -> str:

@@ -9,6 +9,7 @@ cell never collides with a server that is still shutting down.
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import threading
 import time
@@ -128,6 +129,25 @@ class Listening:
         ready: Callable[[int], bool] = lambda status: status == 200,
     ) -> None:
         wait_until_ok(self.url + path, self.name, deadline_s, still_alive, ready)
+
+
+def ports_to_bind_later(count: int = 1) -> int:
+    """The first of ``count`` free 127.0.0.1 ports in a row, for servers that bind them later.
+
+    Drawn below the ephemeral ranges (Linux from 32768, macOS from 49152), where servers
+    binding port 0 and every outgoing connection take theirs: found free here, a port stays
+    free until its server binds it. Two test workers showed the race above them.
+    """
+    for _ in range(50):
+        base = 20_000 + secrets.randbelow(12_000)
+        try:
+            for port in range(base, base + count):
+                with socket.create_server((LOOPBACK, port)):
+                    pass
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {count} free ports in a row")
 
 
 class BackgroundServer(Listening):

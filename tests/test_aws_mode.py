@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from helpers import aws
 from helpers.aws_mode import AwsMode, AwsModeError
 from helpers.lab_only import LAB_ONLY, MARKER, MODE_VAR, TAG, lab_only_uses
+from helpers.serving import ports_to_bind_later
 
 pytestmark = pytest.mark.aws_mode
 
@@ -152,12 +152,6 @@ def secret_variable(client_id: str) -> str:
     return f"LAB_{client_id.upper().replace('-', '_')}_CLIENT_SECRET"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def exports_of(serve: subprocess.Popen) -> dict[str, str]:
     said = []
     for line in serve.stderr:  # the exports are out once it says it is ready
@@ -179,7 +173,7 @@ def external_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dic
     made, and the next one makes some of it again under the same names."""
     work = tmp_path_factory.mktemp("aws-mode")
     config, credentials = work / "aws-mode.toml", work / "credentials"
-    port = free_port()
+    port = ports_to_bind_later()
     write_config(config, port)
     write_credentials(credentials)
     client_secrets = {secret_variable(c): secrets.token_urlsafe(24) for c in CLIENTS}

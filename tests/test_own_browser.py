@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from helpers import aws
 from helpers.horizon import HUB_PUBLIC_URL_VAR, JUPYTER_URL_VAR, Horizon
 from helpers.jwt_check import decode_unverified
 from helpers.lab import Lab
+from helpers.serving import ports_to_bind_later
 from helpers.widgets import own_browser
 
 BOB = ("bob", "bob-lab-password")
@@ -172,16 +172,10 @@ def test_an_abandoned_consent_is_ended(agentcore_lab: Lab, learner: Learner) -> 
 # -- through Jupyter's proxy ------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A real Jupyter server with jupyter-server-proxy, as a hub's single-user server has."""
-    port, token = free_port(), secrets.token_urlsafe(16)
+    port, token = ports_to_bind_later(), secrets.token_urlsafe(16)
     log = open(tmp_path_factory.mktemp("jupyter") / "server.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
         [

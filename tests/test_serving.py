@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from helpers.cast.coach_agent import CoachConfig, create_coach_agent
-from helpers.serving import LOOPBACK, BackgroundAsgiServer, BackgroundServer
+from helpers.serving import LOOPBACK, BackgroundAsgiServer, BackgroundServer, ports_to_bind_later
 
 TIMEOUT = 10
 WAT = "wat-for-alice-" + "x" * 40
@@ -229,3 +229,11 @@ def test_coach_hands_the_consent_url_back_instead_of_polling(
     answer = invoke(coach, {"prompt": "my runs?", "action": "activities"})
     assert answer["activities"] == {"consent_required": consent}
     assert len(identity.requests) == 1
+
+
+def test_ports_to_bind_later_are_free_and_below_the_ephemeral_ranges() -> None:
+    base = ports_to_bind_later(3)
+    assert base >= 20_000 and base + 2 < 32_768  # Linux's ephemeral range starts there
+    for port in range(base, base + 3):
+        with socket.create_server(("127.0.0.1", port)):  # each one binds
+            pass
