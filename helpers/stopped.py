@@ -10,15 +10,19 @@ from __future__ import annotations
 MESSAGE = "The lab is stopped — run the first code cell again."
 
 
-class LabStopped(RuntimeError):
+class OneLine(RuntimeError):
+    """What a widget cannot show, said in one line: its message is all IPython prints."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [str(self)]
+
+
+class LabStopped(OneLine):
     def __init__(self) -> None:
         super().__init__(MESSAGE)
 
-    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
-        return [MESSAGE]
 
-
-class NotInThisLab(RuntimeError):
+class NotInThisLab(OneLine):
     """What only the lab's own service can show (the token vault from inside), asked of a
     lab that has none: AWS mode, or a lab started without it."""
 
@@ -27,6 +31,3 @@ class NotInThisLab(RuntimeError):
             f"{what}: only the lab's own AgentCore shows it, and this lab has none"
             " (AWS mode, or start_lab() without agentcore=True)."
         )
-
-    def _render_traceback_(self) -> list[str]:
-        return [str(self)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -161,8 +162,8 @@ def exports_of(serve: subprocess.Popen) -> dict[str, str]:
     else:
         raise AssertionError("python -m helpers serve stopped:\n" + "".join(said[-5:]))
     os.set_blocking(serve.stdout.fileno(), False)
-    lines = serve.stdout.read().splitlines()
-    return dict(line.removeprefix("export ").split("=", 1) for line in lines)
+    lines = serve.stdout.read().splitlines()  # export NAME=value, the value shell-quoted
+    return dict(shlex.split(line)[1].split("=", 1) for line in lines)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +186,7 @@ def external_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dic
         text=True,
     )
     try:
-        exports = {k: v.strip("'") for k, v in exports_of(serve).items()}
+        exports = exports_of(serve)
         write_config(config, port, exports["LAB_OIDC_DISCOVERY_URL"])
         kernel_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAB_"))},

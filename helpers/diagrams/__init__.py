@@ -3,7 +3,7 @@
 matplotlib, numpy and their fonts would stay in a kernel for the rest of its session,
 about 40 MiB that a learner's laptop holds while the agents run. So a notebook's call
 runs ``python -m helpers.diagrams.drawing`` (the figures themselves, see there) and
-shows the PNG it prints: the same picture, and the kernel never imports matplotlib.
+shows the PNG file it writes: the same picture, and the kernel never imports matplotlib.
 
 A drawing process takes about a second, most of it importing matplotlib, so each PNG is
 kept in the user's cache directory under a key made of the drawing code, matplotlib's

@@ -557,9 +557,9 @@ DIAGRAMS: dict[str, Callable[..., Figure]] = {
 
 
 # The figures a notebook shows step by step, and their steps (None: no step highlighted).
-STEPS: dict[str, Callable[[], list[int | None]]] = {
-    "login_sequence": lambda: [None, *range(len(LOGIN_STEPS))],
-    "request_chain": lambda: [None, *range(1, len(CHAIN_STEPS) + 1)],
+STEPS: dict[str, list[int | None]] = {
+    "login_sequence": [None, *range(len(LOGIN_STEPS))],
+    "request_chain": [None, *range(1, len(CHAIN_STEPS) + 1)],
 }
 
 
@@ -581,7 +581,7 @@ def main(argv: list[str]) -> None:
         sys.exit(BAD_ARGUMENTS)
     keep(path, png(figure))
     if name in STEPS and set(arguments) == {"step"}:  # matplotlib is loaded: the others
-        for step in STEPS[name]():
+        for step in STEPS[name]:
             path = kept_at(name, {"step": step})
             if not path.is_file():
                 keep(path, png(DIAGRAMS[name](step=step)))

@@ -22,7 +22,7 @@ import ipywidgets as widgets
 from ..display import table
 from ..jwt_check import TokenRejected, decode_unverified
 from ..masking import mask
-from ..stopped import LabStopped, NotInThisLab
+from ..stopped import NotInThisLab, OneLine
 from .for_lab import running
 
 NOTHING = "nothing"
@@ -137,7 +137,7 @@ class VaultViewer:
     def text(self, only: str | None = None) -> str:
         try:
             rows, reach = self.rows(), self.reach(only)
-        except (LabStopped, NotInThisLab) as stopped:
+        except OneLine as stopped:  # stopped, or no vault of its own
             return str(stopped)
         parts = [f"token vault: {len(rows)} record{'s' if len(rows) != 1 else ''}"]
         if rows:
@@ -166,7 +166,7 @@ class VaultViewer:
     def html(self, only: str | None = None) -> str:
         try:
             rows, reach = self.rows(), self.reach(only)
-        except (LabStopped, NotInThisLab) as stopped:
+        except OneLine as stopped:  # stopped, or no vault of its own
             return f"<p><i>{html.escape(str(stopped))}</i></p>"
         out = [f"<p><b>Token vault</b>: {len(rows)} record{'s' if len(rows) != 1 else ''}</p>"]
         if rows:
