@@ -56,11 +56,13 @@ def status_for(exc: TokenRejected) -> int:
     return {"invalid_request": 400, "insufficient_scope": 403}.get(exc.error, 401)
 
 
-def bearer_challenge(exc: TokenRejected | None, realm: str) -> str:
-    """The WWW-Authenticate value for a 401/403 (RFC 6750 section 3)."""
-    pairs = [("realm", realm)]
+def bearer_challenge(exc: TokenRejected | None, realm: str | None, **params: str) -> str:
+    """The WWW-Authenticate value for a 401/403 (RFC 6750 section 3), with any further
+    parameters (RFC 9728's ``resource_metadata``, the ``scope`` to ask for)."""
+    pairs = [("realm", realm)] if realm else []
     if exc is not None:
         pairs += [("error", exc.error), ("error_description", exc.explanation)]
+    pairs += [(name, value) for name, value in params.items() if value]
     return "Bearer " + ", ".join(f'{name}="{_quotable(value)}"' for name, value in pairs)
 
 

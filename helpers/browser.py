@@ -85,10 +85,13 @@ class ScriptedBrowser:
         consent: str = "allow",
         stop_at: str | None = None,
     ) -> requests.Response:
-        """Open the app's login link, sign in at the IdP and answer the consent page."""
-        page = self.visit(start_url)
+        """Open the app's login link, sign in at the IdP and answer the consent page.
+
+        ``stop_at`` holds back any redirect to the app, consent or no consent: the IdP may
+        send an error there at once."""
+        page = self.visit(start_url, stop_at=stop_at)
         if 'name="password"' in page.text:
-            page = self.submit(page, {"username": username, "password": password})
+            page = self.submit(page, {"username": username, "password": password}, stop_at=stop_at)
         if 'name="decision"' in page.text:
             page = self.submit(page, button=consent, stop_at=stop_at)
         return page

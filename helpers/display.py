@@ -28,6 +28,8 @@ PUBLIC_PARAMS = {
     "client_auth",
     "token_type_hint",
     "next",
+    "iss",
+    "resource",
     "OAUTH_CLIENT_ID",
 }
 

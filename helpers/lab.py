@@ -132,6 +132,8 @@ class Lab:
         store.add_client(seed.resource_server_client("fitness-agent", "Fitness Coach agent"))
         store.add_client(seed.resource_server_client("fitness-api", "Fitness API"))
         store.add_client(seed.machine_client("reporting-job", "activities:read"))
+        # An API a client may name by its URI (RFC 8707); the MCP runtime joins it once made.
+        store.add_resource(self.urls.fitness_api, fitness_api.AUDIENCE)
 
     def _resource_server(self, client_id: str, audience: str) -> ResourceServer:
         creds = (client_id, self.client_secret(client_id))

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from conftest import create_lab_oauth2_provider
 
 from helpers import aws
+from helpers.agentcore import resource_metadata
 from helpers.cast import audiences, fitness_api
 from helpers.cast.deployable import code_zip as code_zip_of
 from helpers.cast.mcp_server import call_tool
@@ -275,6 +276,52 @@ def test_a_valid_token_outside_the_authorizers_rules_is_refused(
     control.delete_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
 
 
+def test_advertised_scopes_are_renamed_in_the_metadata(lab: Lab) -> None:
+    # advertisedScopeMapping: clients are told the name to ask their IdP for; the token
+    # check still wants the allowedScopes name.
+    control = client(lab, "bedrock-agentcore-control")
+    mapping = {"agent:invoke": "api://coach/invoke"}
+    jwt = jwt_authorizer(
+        lab, allowedScopes=["agent:invoke", "profile"], advertisedScopeMapping=mapping
+    )
+    created = create_echo(lab, "advertised", authorizerConfiguration=jwt)
+    wait_for(control, created["agentRuntimeId"], "READY")
+    base = lab.env()["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"]
+    metadata_url = resource_metadata.metadata_url(base, created["agentRuntimeArn"])
+    metadata = requests.get(metadata_url, timeout=10).json()
+    assert metadata["scopes_supported"] == ["api://coach/invoke", "profile"]
+    assert metadata["resource"] == lab.agentcore.invocation_url(created["agentRuntimeArn"])
+    assert metadata["authorization_servers"] == [lab.urls.issuer]
+    resp = invoke_with_token(lab, created["agentRuntimeArn"], user_token(lab))
+    assert resp.status_code == 200  # the token carries agent:invoke, the allowed name
+    control.delete_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
+    assert requests.get(metadata_url, timeout=10).status_code == 404  # gone with it
+
+
+def test_a_mapping_of_a_scope_not_allowed_is_refused_at_create(lab: Lab) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    jwt = jwt_authorizer(
+        lab, allowedScopes=["agent:invoke"], advertisedScopeMapping={"profile": "p"}
+    )
+    before = control.list_agent_runtimes()["agentRuntimes"]
+    with pytest.raises(ClientError) as refused:
+        create_echo(lab, "badly_mapped", authorizerConfiguration=jwt)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert control.list_agent_runtimes()["agentRuntimes"] == before
+
+
+def test_an_iam_runtime_publishes_no_resource_metadata(lab: Lab) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    created = create_echo(lab, "iam_only")
+    wait_for(control, created["agentRuntimeId"], "READY")
+    base = lab.env()["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"]
+    metadata_url = resource_metadata.metadata_url(base, created["agentRuntimeArn"])
+    resp = requests.get(metadata_url, timeout=10)
+    assert resp.status_code == 404
+    assert resp.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+    control.delete_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
+
+
 def test_an_update_is_a_new_version_served_by_a_new_process(lab: Lab) -> None:
     control = client(lab, "bedrock-agentcore-control")
     created = create_echo(lab, "versioned", authorizerConfiguration=jwt_authorizer(lab))
@@ -519,8 +566,8 @@ def _mcp_runtime_serves_the_mcp_client(lab: Lab) -> None:
     called = call_tool(url, exchanged.json()["access_token"], "list_activities")
     assert called.status == 200
     assert called.result["body"]["athlete"] == "user-1-alice"
-    refused = call_tool(url, alice, "list_activities")
-    assert refused.status == 403
+    refused = call_tool(url, alice, "list_activities")  # a token meant for the agent
+    assert refused.status == 401 and "not for us ('fitness-mcp')" in refused.refused
 
 
 def test_stopping_the_lab_ends_a_runtime_still_starting() -> None:

@@ -405,7 +405,7 @@ def test_frontend_callback_with_foreign_state_aborts_before_token_request(lab, b
     attacker_grant: Grant = authorize(lab, BOB)  # the attacker's own code and state
     before = lab.idp.store.token_requests
     params = f"code={attacker_grant.code}&state={attacker_grant.request.state}"
-    resp = victim.visit(f"{redirect_uri(lab)}?{params}")
+    resp = victim.visit(f"{redirect_uri(lab)}?{params}&iss={lab.urls.issuer}")
     assert resp.status_code == 400
     assert resp.json()["error"] == "mismatching_state"
     assert lab.idp.store.token_requests == before
@@ -421,6 +421,23 @@ def test_frontend_callback_replayed_in_other_browser_aborts(lab, browser):
     resp = victim.visit(callback_url)
     assert resp.status_code == 400
     assert resp.json()["error"] == "mismatching_state"
+    assert lab.idp.store.token_requests == before
+
+
+@attack
+@pytest.mark.parametrize("iss", ["https://attacker.example", None], ids=["other", "missing"])
+def test_frontend_callback_from_another_issuer_aborts_before_token_request(lab, browser, iss):
+    # RFC 9207: the lab IdP names itself in every answer; one naming another server (or
+    # none) is a mix-up, even with the right code and state.
+    alice = browser()
+    genuine = _pending_callback(lab, alice, ALICE)
+    params = {k: v for k, v in query_of(genuine).items() if k != "iss"}
+    if iss is not None:
+        params["iss"] = iss
+    before = lab.idp.store.token_requests
+    resp = alice.visit(requests.Request("GET", redirect_uri(lab), params=params).prepare().url)
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "mismatching_issuer"
     assert lab.idp.store.token_requests == before
 
 

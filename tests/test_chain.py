@@ -363,7 +363,7 @@ def test_passthrough_is_refused_at_the_mcp_runtime_and_at_the_api(chain: Chain) 
     at_mcp = answer["user_token_to_mcp"]
     aud = at_mcp["token"]["aud"]
     assert MCP not in aud
-    assert at_mcp["status"] == 403 and at_mcp["refused"] == (
+    assert at_mcp["status"] == 401 and at_mcp["refused"] == (  # MCP: 401, log in again
         f"AccessDeniedException: User token rejected: The token is meant for {aud!r}, "
         f"not for us ('{MCP}')."
     )
@@ -377,7 +377,7 @@ def test_passthrough_is_refused_at_the_mcp_runtime_and_at_the_api(chain: Chain) 
 @attack
 def test_each_runtime_accepts_only_its_own_audience(chain: Chain) -> None:
     refused = call_tool(chain.url(chain.mcp_arn), chain.user_token, "list_activities")
-    assert refused.status == 403 and refused.result is None
+    assert refused.status == 401 and refused.result is None  # MCP authorization's status
     assert f"not for us ('{MCP}')" in refused.refused
     resp = requests.post(
         chain.url(chain.coach_arn),

@@ -213,7 +213,8 @@ def test_serve_prints_exports_and_stops_on_ctrl_c() -> None:
         assert [w["name"] for w in workloads] == [runtimes[0]["agentRuntimeId"]]
         assert quote(runtimes[0]["agentRuntimeArn"], safe="") in exports["LAB_MCP_URL"]
         anonymous = requests.post(exports["LAB_MCP_URL"], json={}, timeout=5)
-        assert anonymous.status_code == 403
+        assert anonymous.status_code == 401  # MCP authorization: where to log in
+        assert "resource_metadata=" in anonymous.headers["WWW-Authenticate"]
         assert anonymous.headers["x-amzn-ErrorType"] == "AccessDeniedException"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0

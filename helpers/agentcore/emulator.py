@@ -16,6 +16,7 @@ from .. import aws
 from ..clock import LabClock
 from ..horizon import Horizon
 from ..serving import BackgroundServer, aws_refusal, stop_together
+from . import resource_metadata
 from .control_plane import ControlPlane
 from .data_plane import CALLBACK_PATH, DataPlane
 from .directory import Directory
@@ -65,7 +66,7 @@ class AgentCoreIdentity:
             self.data_server.url, clock, state_dir / "wat-signing-key.pem", account_id
         )
         inbound = InboundAuthorizer(trusted, clock)
-        self.runtime = RuntimeFrontDoor(tokens, inbound, account_id)
+        self.runtime = RuntimeFrontDoor(tokens, inbound, self.data_server.url, account_id)
         self.data = DataPlane(
             directory=self.directory,
             vault=self.vault,
@@ -103,7 +104,10 @@ class AgentCoreIdentity:
             by_key,
             aws.REGION,
             custom_auth={"InvokeAgentRuntime": self.runtime.bearer},
-            extra_routes={CALLBACK_PATH: self.data.callback},
+            extra_routes={
+                CALLBACK_PATH: self.data.callback,
+                resource_metadata.PREFIX + "/": self.runtime.protected_resource,
+            },
             loader=loader,
         )
 

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 
 class AwsError(Exception):
-    """An error answer. ``code`` names the error shape; ``status`` defaults to the model's."""
+    """An error answer. ``code`` names the error shape; ``status`` defaults to the model's;
+    ``headers`` go with it (an OAuth challenge, say)."""
 
     def __init__(
-        self, code: str, message: str, *, status: int | None = None, **fields: object
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **fields: object,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code, self.message, self.status, self.fields = code, message, status, fields
+        self.headers = headers or {}
 
 
 def validation_error(

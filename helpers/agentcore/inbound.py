@@ -29,6 +29,15 @@ class InboundAuthorizer:
     def _key_set(self, discovery_url: str) -> KeySet:
         return KeySet(lambda: self._discovery.get(discovery_url)["jwks_uri"])
 
+    def issuers(self) -> list[str]:
+        """The issuer identifiers it trusts, as their discovery documents name them."""
+        try:
+            return [self._discovery.get(t.discovery_url)["issuer"] for t in self.trusted]
+        except (FetchFailed, KeyError) as exc:
+            raise AwsError(
+                "InternalServerException", f"The authorizer's discovery URL is unusable: {exc}"
+            ) from None
+
     def user_of(self, token: str) -> tuple[str, str]:
         """(issuer, subject) of a valid user token, or AccessDeniedException saying why."""
         claims = self.claims_of(token)

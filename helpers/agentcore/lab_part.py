@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 from pathlib import Path
-from urllib.parse import quote
 
 from botocore.client import BaseClient
 from botocore.loaders import Loader
@@ -18,7 +17,7 @@ from ..clock import LabClock
 from ..horizon import Horizon
 from ..idp import seed
 from ..idp.models import Client, Store
-from . import principals
+from . import principals, resource_metadata
 from .emulator import AgentCoreIdentity
 from .inbound import TrustedIssuer
 
@@ -137,16 +136,19 @@ class AgentCorePart:
         """The fitness MCP server as runtime ``fitness_mcp`` (server protocol MCP), created
         through the control plane; returns its ARN. Its JWT authorizer admits tokens for
         fitness-mcp only; it reads the fitness API with tokens AgentCore Identity exchanges
-        at ``provider_name``, signed with the MCP runtime role's credentials."""
+        at ``provider_name``, signed with the MCP runtime role's credentials. It asks for
+        ``activities:read``, and says so to MCP clients (RFC 9728)."""
         env = {"MCP_PROVIDER_NAME": provider_name, "MCP_ACTIVITIES_URL": activities_url}
         runtime = self._create_runtime(
-            "fitness_mcp", "mcp", "fitness-mcp-runtime", env, audiences.MCP, protocol="MCP"
-        )
+            "fitness_mcp", "mcp", "fitness-mcp-runtime", env, audiences.MCP, protocol="MCP",
+            scopes=["activities:read"],
+        )  # fmt: skip
         return runtime["agentRuntimeArn"]
 
     def create_mcp_runtime(self, *, activities_url: str) -> str:
         """The fitness MCP server on its runtime, with its provider ``fitness-mcp-obo`` (made
-        here when missing); returns the invocation URL, where an MCP client connects."""
+        here when missing); returns the invocation URL, where an MCP client connects. The IdP
+        learns the runtime as a resource (RFC 8707), so that MCP clients can name it."""
         control, provider = self._control(), f"{seed.MCP_CLIENT_ID}-obo"
         providers = control.list_oauth2_credential_providers()["credentialProviders"]
         if provider not in {p["name"] for p in providers}:
@@ -163,11 +165,12 @@ class AgentCorePart:
             )
         arn = self.deploy_mcp(provider_name=provider, activities_url=activities_url)
         self.mcp_url = self.invocation_url(arn)
+        self.idp_store.add_resource(self.mcp_url, audiences.MCP)
         return self.mcp_url
 
     def invocation_url(self, arn: str) -> str:
         """Where a bearer-token caller invokes a runtime: InvokeAgentRuntime's URI."""
-        return f"{self.identity.data_server.url}/runtimes/{quote(arn, safe='')}/invocations"
+        return resource_metadata.resource_url(self.identity.data_server.url, arn)
 
     def _control(self) -> BaseClient:
         return aws.client(
@@ -182,6 +185,7 @@ class AgentCorePart:
         env: dict[str, str | None],
         audience: str | None,
         protocol: str = "HTTP",
+        scopes: list[str] | None = None,
     ) -> dict:
         """Upload ``kind``'s code, CreateAgentRuntime, wait until READY: what a learner does."""
         s3 = aws.client("s3", self.moto.url, aws.OPERATOR, self.loader)
@@ -189,6 +193,8 @@ class AgentCorePart:
             s3.create_bucket(Bucket=CODE_BUCKET)
         s3.put_object(Bucket=CODE_BUCKET, Key=f"{kind}.zip", Body=code_zip(kind))
         jwt = {"discoveryUrl": self.discovery_url, "allowedAudience": [audience]}
+        if scopes:
+            jwt["allowedScopes"] = scopes
         control = self._control()
         created = control.create_agent_runtime(
             agentRuntimeName=name,

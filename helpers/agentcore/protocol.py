@@ -335,5 +335,5 @@ def failure(service: ServiceModel, error: AwsError) -> Response:
         json.dumps(body),
         status=status,
         content_type="application/json",
-        headers={"x-amzn-ErrorType": error.code},
+        headers={**error.headers, "x-amzn-ErrorType": error.code},
     )

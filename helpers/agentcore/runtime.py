@@ -11,20 +11,27 @@ invocation to the container with the ``WorkloadAccessToken`` header: an ``HTTP``
 ``/invocations`` (a real ``BedrockAgentCoreApp``), an ``MCP`` runtime's ``/mcp`` (an MCP
 server), as AgentCore Runtime does per server protocol. What an MCP client needs travels
 both ways: the body as is, and the modeled ``Accept`` and ``Mcp-*`` headers.
+
+An MCP runtime behind a JWT authorizer also speaks MCP authorization (2026-07-28): no token
+or a bad one is 401 with a challenge that points at the runtime's Protected Resource
+Metadata (resource_metadata.py), too few scopes is 403 ``insufficient_scope``. An HTTP
+runtime answers as the service's model says: 403 AccessDeniedException.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Literal
 
 import requests
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
 
 from .. import aws
-from ..bearer import bearer_token
+from ..bearer import bearer_challenge, bearer_token, status_for
 from ..jwt_check import TokenRejected
+from . import resource_metadata
 from .custom_claims import ClaimRule
 from .errors import AwsError
 from .inbound import InboundAuthorizer, TrustedIssuer
@@ -58,6 +65,7 @@ class AgentRuntime:
     issuer: TrustedIssuer | None = None
     allowed_clients: tuple[str, ...] = ()
     allowed_scopes: tuple[str, ...] = ()
+    advertised_scopes: tuple[str, ...] = ()  # allowedScopes as advertisedScopeMapping names them
     custom_claims: tuple[ClaimRule, ...] = ()  # every one must match (customClaims)
     # Whether the caller's Authorization header reaches the code (requestHeaderAllowlist).
     forward_authorization: bool = True
@@ -65,14 +73,19 @@ class AgentRuntime:
 
 @dataclass(frozen=True)
 class BearerCaller:
-    token: str
+    token: str | None  # None: the request carried no credential at all
 
 
 class RuntimeFrontDoor:
     def __init__(
-        self, tokens: WorkloadTokens, inbound: InboundAuthorizer, account_id: str = aws.ACCOUNT_ID
+        self,
+        tokens: WorkloadTokens,
+        inbound: InboundAuthorizer,
+        public_url: str,
+        account_id: str = aws.ACCOUNT_ID,
     ) -> None:
         self.tokens, self.inbound, self.account_id = tokens, inbound, account_id
+        self.public_url = public_url  # where callers reach the data plane
         self.runtimes: dict[str, AgentRuntime] = {}
         self._authorizers: dict[str, InboundAuthorizer] = {}
 
@@ -100,16 +113,24 @@ class RuntimeFrontDoor:
 
     def bearer(self, request: Request) -> BearerCaller:
         try:
-            token = bearer_token(request.headers.get("Authorization"))
+            return BearerCaller(bearer_token(request.headers.get("Authorization")))
         except TokenRejected as exc:
             raise AwsError("AccessDeniedException", exc.explanation) from None
-        if token is None:
-            raise AwsError(
-                "AccessDeniedException",
-                "Sign the request (SigV4) or send a bearer "
-                "token, as the runtime's authorizer requires.",
-            )
-        return BearerCaller(token)
+
+    def protected_resource(self, request: Request) -> Response:
+        """GET a JWT-authorized runtime's Protected Resource Metadata (RFC 9728)."""
+        raw_path = (request.environ.get("RAW_URI") or request.path).split("?")[0]
+        arn = resource_metadata.arn_in(raw_path)
+        runtime = self.runtimes.get(arn or "")
+        if request.method != "GET" or runtime is None or runtime.authorizer != "JWT":
+            raise AwsError("ResourceNotFoundException", "No protected resource here.", status=404)
+        document = resource_metadata.document(
+            resource_metadata.resource_url(self.public_url, arn),
+            self._authorizers[arn].issuers(),
+            runtime.advertised_scopes,
+            runtime.name,
+        )
+        return Response(json.dumps(document), content_type="application/json")
 
     def invoke(self, p: dict, call: Call) -> dict:
         runtime = self.runtimes.get(p["agentRuntimeArn"])
@@ -164,9 +185,17 @@ class RuntimeFrontDoor:
                     "AccessDeniedException",
                     "A runtime-user-id header is not accepted with a JWT caller.",
                 )
-            claims = self._authorizers[p["agentRuntimeArn"]].claims_of(caller.token)
-            _check_client_and_scopes(runtime, claims)
+            try:
+                claims = self._claims(runtime, p["agentRuntimeArn"], caller.token)
+                _check_client_and_scopes(runtime, claims)
+            except AwsError as refused:
+                raise self._challenged(runtime, p["agentRuntimeArn"], refused) from None
             return user_from_jwt(claims["iss"], claims["sub"])
+        if isinstance(caller, BearerCaller) and caller.token is None:
+            raise AwsError(
+                "AccessDeniedException",
+                f"Runtime {runtime.name} authorizes callers by IAM: sign the request (SigV4).",
+            )
         if isinstance(caller, BearerCaller):
             raise AwsError(
                 "AccessDeniedException",
@@ -181,6 +210,43 @@ class RuntimeFrontDoor:
             )
         return user_from_id(p["runtimeUserId"])
 
+    def _claims(self, runtime: AgentRuntime, arn: str, token: str | None) -> dict:
+        if token is None:
+            # RFC 6750 §3.1: a request without credentials gets no error code.
+            message = f"Runtime {runtime.name} authorizes callers by JWT: send a bearer token."
+            raise _Challenge(message, None)
+        try:
+            return self._authorizers[arn].claims_of(token)
+        except AwsError as rejected:
+            why = rejected.message
+            raise _Challenge(why, TokenRejected("rejected", why)) from None
+
+    def _challenged(self, runtime: AgentRuntime, arn: str, refused: AwsError) -> AwsError:
+        """An MCP runtime's refusal as MCP authorization words it (RFC 6750 §3, RFC 9728 §5);
+        an HTTP runtime's as the service's model does (403)."""
+        if not isinstance(refused, _Challenge):
+            return refused
+        if runtime.protocol != "MCP":
+            return AwsError(refused.code, refused.message)
+        value = bearer_challenge(
+            refused.reason,
+            None,
+            resource_metadata=resource_metadata.metadata_url(self.public_url, arn),
+            scope=" ".join(runtime.advertised_scopes),
+        )
+        status = status_for(refused.reason) if refused.reason else 401
+        challenge = {"WWW-Authenticate": value}
+        return AwsError(refused.code, refused.message, status=status, headers=challenge)
+
+
+class _Challenge(AwsError):
+    """A refusal an MCP client can act on: no token or a bad one (log in again), or too
+    few scopes (``insufficient_scope``: ask for more)."""
+
+    def __init__(self, message: str, reason: TokenRejected | None) -> None:
+        super().__init__("AccessDeniedException", message)
+        self.reason = reason
+
 
 def _check_client_and_scopes(runtime: AgentRuntime, claims: dict) -> None:
     """A customJWTAuthorizer's allowedClients, allowedScopes and customClaims, after the
@@ -193,10 +259,9 @@ def _check_client_and_scopes(runtime: AgentRuntime, claims: dict) -> None:
         )
     scopes = str(claims.get("scope", "")).split()
     if runtime.allowed_scopes and not set(scopes) & set(runtime.allowed_scopes):
-        raise AwsError(
-            "AccessDeniedException",
-            f"User token rejected: it carries none of the scopes {list(runtime.allowed_scopes)}.",
-        )
+        wanted = list(runtime.allowed_scopes)
+        message = f"User token rejected: it carries none of the scopes {wanted}."
+        raise _Challenge(message, TokenRejected("scope", message, error="insufficient_scope"))
     for rule in runtime.custom_claims:
         if not rule.matches(claims):
             rejected = f"User token rejected: its claim {rule.claim!r} does not match."

@@ -296,6 +296,7 @@ class AgentRuntimes:
             issuer=jwt and TrustedIssuer(jwt["discoveryUrl"], tuple(jwt["allowedAudience"])),
             allowed_clients=tuple(jwt.get("allowedClients", ())) if jwt else (),
             allowed_scopes=tuple(jwt.get("allowedScopes", ())) if jwt else (),
+            advertised_scopes=_advertised(jwt) if jwt else (),
             custom_claims=rules_of(jwt.get("customClaims", [])) if jwt else (),
             forward_authorization="authorization" in allowed_headers,
         )
@@ -315,6 +316,7 @@ class AgentRuntimes:
         jwt = p.get("authorizerConfiguration", {}).get("customJWTAuthorizer")
         if jwt:
             rules_of(jwt.get("customClaims", []))  # a pairing the service refuses, refused here
+            _check_scope_mapping(jwt)
         if jwt and not jwt.get("allowedAudience"):
             raise validation_error(
                 "The lab's JWT authorizer needs allowedAudience.",
@@ -415,6 +417,21 @@ def _protocol(config: dict) -> str:
     if protocol not in READY_PATHS:
         raise _not_emulated(f"Server protocol {protocol}")
     return protocol
+
+
+def _check_scope_mapping(jwt: dict) -> None:
+    unknown = set(jwt.get("advertisedScopeMapping", {})) - set(jwt.get("allowedScopes", ()))
+    if unknown:
+        raise validation_error(
+            "advertisedScopeMapping maps scopes that are not in allowedScopes.",
+            [("advertisedScopeMapping", f"not in allowedScopes: {sorted(unknown)}")],
+        )
+
+
+def _advertised(jwt: dict) -> tuple[str, ...]:
+    """allowedScopes as clients are told to ask for them (advertisedScopeMapping)."""
+    mapping = jwt.get("advertisedScopeMapping", {})
+    return tuple(mapping.get(scope, scope) for scope in jwt.get("allowedScopes", ()))
 
 
 def _not_emulated(what: str) -> AwsError:

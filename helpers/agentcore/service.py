@@ -65,7 +65,9 @@ class AwsService:
         self.principals = principals
         self.region = region
         self.custom_auth = custom_auth or {}  # operations that accept more than SigV4
-        self.extra_routes = extra_routes or {}  # browser-facing pages outside the model
+        # Routes outside the model (browser pages, well-known documents): a path, or a
+        # prefix when it ends with "/".
+        self.extra_routes = extra_routes or {}
         self.throttle = Throttle()
 
     def __call__(self, environ: dict, start_response: Callable) -> object:
@@ -83,8 +85,9 @@ class AwsService:
     def _answer(self, request: Request) -> Response:
         if request.path == "/healthz":
             return Response("ok")
-        if request.path in self.extra_routes:
-            return self.extra_routes[request.path](request)
+        for path, route in self.extra_routes.items():
+            if request.path == path or (path.endswith("/") and request.path.startswith(path)):
+                return route(request)
         return self.dispatch(request)
 
     def dispatch(self, request: Request) -> Response:

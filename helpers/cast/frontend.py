@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from authlib.oidc.core import CodeIDToken
 from flask import Flask, jsonify, redirect, request, session
@@ -175,10 +176,21 @@ class Frontend:
         self.idp.save_authorize_data(redirect_uri=redirect_uri, **found)
         return redirect(self.horizon.for_request(request.headers, found["url"]))
 
+    def _check_issuer(self) -> None:
+        """RFC 9207 §2.4: the answer names the IdP the request went to, if that IdP says it
+        always does; an answer from elsewhere (a mix-up) never reaches /token."""
+        metadata = self.idp.load_server_metadata()
+        iss = request.args.get("iss")
+        if iss is None and not metadata.get("authorization_response_iss_parameter_supported"):
+            return
+        if iss != metadata["issuer"]:
+            raise OAuthError("mismatching_issuer", f"The answer claims issuer {iss!r}.")
+
     def callback(self):  # noqa: ANN201
         # Steps 2-4: state check, code + secret + verifier at /token, id token check (nonce).
         ticket = session.pop("ticket", None)
         try:
+            self._check_issuer()
             token = self.idp.authorize_access_token()
         except (AuthlibBaseError, JoseError) as exc:
             error = getattr(exc, "error", None) or type(exc).__name__

@@ -1,9 +1,11 @@
 """The lab identity provider: authlib's OAuth 2.0 / OIDC server framework on Flask.
 
-Endpoints: discovery, JWKS, login, authorize + consent, token, userinfo, revoke
-(RFC 7009), introspect (RFC 7662); token exchange (RFC 8693) at the token endpoint.
-Protocol rules live in authlib, ``grants.py`` and ``token_exchange.py``;
-this module wires them to HTTP and to the lab's users and clients.
+Endpoints: metadata (OIDC discovery and RFC 8414), JWKS, login, authorize + consent,
+token, userinfo, revoke (RFC 7009), introspect (RFC 7662), register (RFC 7591); token
+exchange (RFC 8693) at the token endpoint; ``resource`` (RFC 8707) at authorize and token;
+``iss`` in every authorization response (RFC 9207). Protocol rules live in authlib,
+``grants.py``, ``resources.py``, ``registration.py`` and ``token_exchange.py``; this module
+wires them to HTTP and to the lab's users and clients.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, jsonify, redirect, request, session
 
 from ..bearer import bearer_token, refusal
@@ -33,6 +36,8 @@ from .grants import (
 )
 from .keys import KeyRing
 from .models import Client, IssuedToken, Store
+from .registration import OpenRegistration
+from .resources import ResourceIndicator
 from .token_exchange import TokenExchangeGrant
 from .tokens import REFRESH_TOKEN_TTL, JwtAccessTokenGenerator, LabOpenIDCode, user_claims
 
@@ -92,6 +97,7 @@ class IdentityProvider:
         self.clock = clock
         self.keys = KeyRing()
         self.store = Store(clock)
+        self.iss = _Issuer(issuer)
         self.server = self._authorization_server()
         self.app = self._flask_app()
 
@@ -104,15 +110,21 @@ class IdentityProvider:
         server.register_token_generator("default", tokens)
         store = self.store
         server.register_grant(
-            bound(AuthorizationCodeGrant, store=store),
-            [S256Required(required=True), LabOpenIDCode(self.issuer, self.keys, store)],
+            bound(AuthorizationCodeGrant, store=store, tokens=tokens),
+            [
+                S256Required(required=True),
+                LabOpenIDCode(self.issuer, self.keys, store),
+                ResourceIndicator(store),
+            ],
         )
-        server.register_grant(bound(RefreshTokenGrant, store=store))
+        server.register_grant(bound(RefreshTokenGrant, store=store, tokens=tokens))
         server.register_grant(ClientCredentialsGrant)
         exchange = {"store": store, "tokens": tokens, "keys": self.keys, "issuer": self.issuer}
         server.register_grant(bound(TokenExchangeGrant, **exchange))
         server.register_endpoint(self._endpoint(RevocationEndpoint))
         server.register_endpoint(self._endpoint(IntrospectionEndpoint))
+        server.register_endpoint(OpenRegistration(store, self.clock, self.metadata()))
+        server.register_extension(self.iss)
         return server
 
     def _endpoint(self, base: type) -> type:
@@ -161,6 +173,7 @@ class IdentityProvider:
             issued_at=now,
             family=family,
             clock=self.clock,
+            resource=getattr(request, "resource", None),
         )
         access = token["access_token"]
         self.store.tokens[access] = IssuedToken(
@@ -186,6 +199,7 @@ class IdentityProvider:
         routes = {
             "/healthz": (lambda: "ok", ["GET"]),
             "/.well-known/openid-configuration": (self.discovery, ["GET"]),
+            "/.well-known/oauth-authorization-server": (self.discovery, ["GET"]),
             "/jwks": (lambda: jsonify(self.keys.jwks()), ["GET"]),
             "/login": (self.login, ["GET", "POST"]),
             "/authorize": (self.authorize, ["GET", "POST"]),
@@ -193,48 +207,54 @@ class IdentityProvider:
             "/userinfo": (self.userinfo, ["GET", "POST"]),
             "/revoke": (self.revoke, ["POST"]),
             "/introspect": (self.introspect, ["POST"]),
+            "/register": (self.register, ["POST"]),
         }
         for path, (view, methods) in routes.items():
             app.add_url_rule(path, endpoint=path, view_func=view, methods=methods)
         return app
 
     def discovery(self):  # noqa: ANN201 - Flask response
+        """One document at both addresses: OIDC discovery and RFC 8414 metadata."""
+        return jsonify(self.metadata())
+
+    def metadata(self) -> dict:
         i = self.issuer
-        return jsonify(
-            {
-                "issuer": i,
-                "authorization_endpoint": f"{i}/authorize",
-                "token_endpoint": f"{i}/token",
-                "userinfo_endpoint": f"{i}/userinfo",
-                "jwks_uri": f"{i}/jwks",
-                "revocation_endpoint": f"{i}/revoke",
-                "introspection_endpoint": f"{i}/introspect",
-                "response_types_supported": ["code"],
-                "response_modes_supported": ["query"],
-                "grant_types_supported": [
-                    "authorization_code",
-                    "refresh_token",
-                    "client_credentials",
-                    TokenExchangeGrant.GRANT_TYPE,
-                ],
-                "code_challenge_methods_supported": ["S256"],
-                "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["RS256"],
-                "token_endpoint_auth_methods_supported": [
-                    "client_secret_basic",
-                    "client_secret_post",
-                ],
-                "scopes_supported": [
-                    "openid",
-                    "profile",
-                    "email",
-                    "offline_access",
-                    "agent:invoke",
-                    "activities:read",
-                ],
-                "claims_supported": ["sub", "name", "preferred_username", "email"],
-            }
-        )
+        return {
+            "issuer": i,
+            "authorization_endpoint": f"{i}/authorize",
+            "token_endpoint": f"{i}/token",
+            "userinfo_endpoint": f"{i}/userinfo",
+            "jwks_uri": f"{i}/jwks",
+            "registration_endpoint": f"{i}/register",
+            "revocation_endpoint": f"{i}/revoke",
+            "introspection_endpoint": f"{i}/introspect",
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": [
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                TokenExchangeGrant.GRANT_TYPE,
+            ],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            "scopes_supported": [
+                "openid",
+                "profile",
+                "email",
+                "offline_access",
+                "agent:invoke",
+                "activities:read",
+            ],
+            "claims_supported": ["sub", "name", "preferred_username", "email"],
+        }
 
     def login(self):  # noqa: ANN201
         next_url = request.values.get("next", "")
@@ -261,13 +281,18 @@ class IdentityProvider:
             grant = self.server.get_consent_grant(end_user=user)
         except OAuth2Error as error:
             if error.redirect_uri:  # a trusted redirect URI: tell the client (RFC 6749 §4.1.2.1)
-                return self.server.handle_error_response(request, error)
+                response = self.server.handle_error_response(request, error)
+                self.iss.add_issuer_parameter(self.server, response)
+                return response
             return pages.error_page(error.error, error.get_error_description()), 400
         if user is None:
             return redirect("/login?" + urlencode({"next": request.full_path}))
         if request.method == "GET":
             scopes = grant.request.scope.split()
-            return pages.consent_page(grant.client.client_name, user.name, scopes, session["csrf"])
+            client = grant.client
+            return pages.consent_page(
+                client.client_name, user.name, scopes, session["csrf"], client.self_registered
+            )
         if not secrets.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
             return pages.error_page("invalid_request", "Consent form expired; start again."), 400
         allowed = request.form.get("decision") == "allow"
@@ -279,6 +304,9 @@ class IdentityProvider:
     def token(self):  # noqa: ANN201
         self.store.token_log.append(_describe_token_request())
         return self.server.create_token_response()
+
+    def register(self):  # noqa: ANN201
+        return self.server.create_endpoint_response(OpenRegistration.ENDPOINT_NAME)
 
     def revoke(self):  # noqa: ANN201
         return self.server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
@@ -304,3 +332,14 @@ class IdentityProvider:
         except TokenRejected as exc:
             return refusal(exc, "userinfo")
         return jsonify(user_claims(self.store.users[claims["sub"]], claims["scope"]))
+
+
+class _Issuer(IssuerParameter):
+    """RFC 9207: ``iss`` in every authorization response, errors included, so that a client
+    talking to several servers can tell which one answered (mix-up attacks)."""
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer

@@ -4,6 +4,10 @@
   client skip PKCE entirely.
 - Codes live 60 s and are single-use; a replayed code revokes what it issued (RFC 6749 §4.1.2).
 - Refresh tokens rotate; presenting a rotated one revokes the whole family (RFC 9700 §4.14).
+- A grant made for one resource (RFC 8707, resources.py) yields tokens for that API only,
+  refreshed tokens included.
+- Public clients (``none``: an MCP client that registered itself) redeem codes and refresh
+  with PKCE alone; a confidential client still has to authenticate.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import TypeVar
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 
+from . import resources
 from .models import AuthorizationCode, Client, IssuedToken, Store, User
+from .tokens import JwtAccessTokenGenerator
 
 CODE_TTL = 60
 
@@ -47,9 +53,42 @@ class S256Required(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+# How a client authenticates where a user's grant is redeemed; each client has its one.
+USER_GRANT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+class ResourceBound:
+    """Tokens of a grant made for a resource carry that resource's audience alone."""
+
     store: Store  # bound per IdP (see bound)
+    tokens: JwtAccessTokenGenerator
+
+    def generate_token(
+        self,
+        user=None,
+        scope=None,
+        grant_type=None,
+        expires_in=None,  # noqa: ANN001, ANN201
+        include_refresh_token=True,
+    ):
+        resource = getattr(self.request, "resource", None)
+        if resource is None:
+            return super().generate_token(
+                user, scope, grant_type, expires_in, include_refresh_token
+            )
+        generator = self.tokens.bound_to(self.store.resources[resource])
+        return generator.generate(
+            grant_type or self.GRANT_TYPE,
+            self.request.client,
+            user,
+            scope,
+            expires_in,
+            include_refresh_token,
+        )
+
+
+class AuthorizationCodeGrant(ResourceBound, grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = USER_GRANT_AUTH_METHODS
 
     def save_authorization_code(self, code: str, request) -> None:  # noqa: ANN001
         data = request.payload.data
@@ -65,6 +104,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"],
             expires_at=now + CODE_TTL,
+            resource=request.resource,
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
@@ -90,10 +130,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return self.store.users.get(authorization_code.user_id)
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+class RefreshTokenGrant(ResourceBound, grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = USER_GRANT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
-    store: Store  # bound per IdP
 
     def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken | None:
         with self.store.lock:
@@ -111,7 +150,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
-        # Claim the token only once the client and the scope checked out: a refused
+        granted = self.request.refresh_token.resource
+        resources.same_as_granted(self.request.payload.datalist, self.store, granted)
+        self.request.resource = granted
+        # Claim the token only once the client, scope and resource checked out: a refused
         # request (say, a scope too wide) must leave the client's refresh token usable.
         self._claim(self.request.refresh_token)
 

@@ -40,6 +40,8 @@ class Client(ClientMixin):
     token_endpoint_auth_method: str = "client_secret_basic"
     # Resource servers that may call /introspect (RFC 7662 needs an authenticated caller).
     can_introspect: bool = False
+    # Registered by the client itself (RFC 7591): its name is its own claim, unverified.
+    self_registered: bool = False
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -83,6 +85,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     used: bool = False
     # The grant the code turned into: a replayed code revokes this whole family.
     family: str | None = None
+    resource: str | None = None  # the API its tokens are bound to (RFC 8707)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -111,6 +114,7 @@ class IssuedToken(TokenMixin):
     family: str
     clock: LabClock = field(repr=False)
     jti: str | None = None
+    resource: str | None = None  # the API the grant is bound to (RFC 8707)
     revoked: bool = False
     rotated: bool = False  # a refresh token already exchanged for a new one
 
@@ -140,6 +144,8 @@ class Store:
         self.clients: dict[str, Client] = {}
         self.codes: dict[str, AuthorizationCode] = {}
         self.tokens: dict[str, IssuedToken] = {}
+        # APIs a client may name as ``resource`` (RFC 8707): URI -> the audience it checks.
+        self.resources: dict[str, str] = {}
         # Every /token request, masked: shows step 3 and proves a client aborted before it.
         self.token_log: list[dict[str, str]] = []
 
@@ -152,6 +158,9 @@ class Store:
 
     def add_client(self, client: Client) -> None:
         self.clients[client.client_id] = client
+
+    def add_resource(self, uri: str, audience: str) -> None:
+        self.resources[uri] = audience
 
     def user_by_name(self, username: str) -> User | None:
         return next((u for u in self.users.values() if u.username == username), None)

@@ -29,6 +29,8 @@ _LOGIN = """
 
 _CONSENT = """
 <p><strong>{{ client_name }}</strong> wants to act for <strong>{{ user }}</strong> with:</p>
+{% if self_registered %}<p class="error" id="unverified">This application registered itself:
+its name is its own claim, not checked by anyone.</p>{% endif %}
 <ul>{% for s in scopes %}<li><code>{{ s }}</code></li>{% endfor %}</ul>
 <form method="post">
   <input type="hidden" name="csrf" value="{{ csrf }}">
@@ -50,9 +52,17 @@ def login_page(action: str, next_url: str, error: str | None = None) -> str:
     return _page("Sign in", _LOGIN, action=action, next=next_url, error=error)
 
 
-def consent_page(client_name: str, user: str, scopes: list[str], csrf: str) -> str:
+def consent_page(
+    client_name: str, user: str, scopes: list[str], csrf: str, self_registered: bool = False
+) -> str:
     return _page(
-        "Authorize access", _CONSENT, client_name=client_name, user=user, scopes=scopes, csrf=csrf
+        "Authorize access",
+        _CONSENT,
+        client_name=client_name,
+        user=user,
+        scopes=scopes,
+        csrf=csrf,
+        self_registered=self_registered,
     )
 
 

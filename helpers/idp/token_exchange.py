@@ -22,7 +22,6 @@ A bad subject token is ``invalid_request``, as RFC 8693 §2.2.2 requires.
 
 from __future__ import annotations
 
-from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (
     InvalidRequestError,
     InvalidScopeError,
@@ -34,13 +33,8 @@ from ..jwt_check import TokenRejected, verify_jwt
 from ..rfc8693 import ACCESS_TOKEN_TYPE, GRANT_TYPE
 from .keys import KeyRing
 from .models import Client, Store, User
+from .resources import InvalidTargetError
 from .tokens import SCOPE_AUDIENCES, JwtAccessTokenGenerator
-
-
-class InvalidTargetError(OAuth2Error):
-    """RFC 8693 §2.2.2: no token for the audience or resource that was asked for."""
-
-    error = "invalid_target"
 
 
 class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):

@@ -79,18 +79,24 @@ class JwtAccessTokenGenerator(BearerTokenGenerator):
         header = {"alg": "RS256", "typ": "at+jwt", "kid": self.keys.current_kid}
         return jwt.encode(header, claims, self.keys.current)
 
+    def bound_to(self, audience: str, act: dict | None = None) -> BearerTokenGenerator:
+        """Tokens for one named audience: an API named by ``resource`` (RFC 8707), or the
+        next hop of a token exchange (RFC 8693, with its ``act`` claim).
+
+        The audience is explicit: inferring it from the scope would hand a token meant for
+        one API the audiences of every API the scope happens to name.
+        """
+        return BearerTokenGenerator(
+            functools.partial(self._access_token, audience=audience, act=act),
+            self._refresh_token,
+            self._expires_in,
+        )
+
     def exchanged(
         self, client: Client, grant_type: str, user: User, scope: str, audience: str, act: dict
     ) -> dict:
-        """A token response for RFC 8693: one named audience, an ``act`` claim, no refresh.
-
-        The audience is explicit: inferring it from the scope would hand a token meant for
-        the next hop the audiences of every API the scope happens to name.
-        """
-        generator = BearerTokenGenerator(
-            functools.partial(self._access_token, audience=audience, act=act),
-            expires_generator=self._expires_in,
-        )
+        """A token response for RFC 8693: one named audience, an ``act`` claim, no refresh."""
+        generator = self.bound_to(audience, act)
         return generator.generate(grant_type, client, user, scope, include_refresh_token=False)
 
 
