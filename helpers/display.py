@@ -30,6 +30,9 @@ PUBLIC_PARAMS = {
     "next",
     "iss",
     "resource",
+    "prompt",
+    "token_endpoint_auth_method",
+    "grant_types",
     "OAUTH_CLIENT_ID",
 }
 

@@ -16,6 +16,8 @@ in one line, what it got: the tools, or why the server or the client refused.
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
@@ -130,12 +132,16 @@ async def try_to_connect(
     refused: list[str] = []
 
     async def watch(response: httpx2.Response) -> None:
-        challenge = response.headers.get("WWW-Authenticate", "")
-        if response.status_code in (401, 403) and "error=" in challenge:
-            refused.append(f"{response.status_code} {challenge.removeprefix('Bearer ')}")
+        said = dict(_PARAM.findall(response.headers.get("WWW-Authenticate", "")))
+        if response.status_code in (401, 403) and "error" in said:
+            why = said.get("error_description", "")
+            refused.append(f"{response.status_code} {said['error']}: {why}")
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     hooks = {"response": [watch]}
+    # The SDK logs a failed login with its traceback; the one line returned says it.
+    quiet = logging.getLogger("mcp.client.auth")
+    level, quiet.level = quiet.level, logging.CRITICAL
     try:
         async with (
             httpx2.AsyncClient(
@@ -146,7 +152,12 @@ async def try_to_connect(
             tools = await mcp.list_tools()
     except Exception as error:  # noqa: BLE001 - any failure is the answer, on one line
         return "refused: " + (refused[-1] if refused else _first(error))
+    finally:
+        quiet.setLevel(level)
     return f"connected: tools {[tool.name for tool in tools.tools]}"
+
+
+_PARAM = re.compile(r'(\w+)="([^"]*)"')  # a parameter of a challenge (RFC 9110 §11.2)
 
 
 def _first(error: BaseException) -> str:

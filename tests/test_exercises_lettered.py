@@ -1,4 +1,4 @@
-"""Every lettered exercise (scenario number → letter, notebooks 04–09), checked alike.
+"""Every lettered exercise (scenario number → letter, notebooks 04–10), checked alike.
 
 Each checker answers through ``base.check_lettered``; each gets the same cases here: the
 right answers pass however they are written (string keys, spaces, lower case), a wrong
@@ -39,6 +39,10 @@ LETTERED: dict[str, tuple[Callable[[object], exercises.Verdict], dict[int, str]]
     "09 pattern choices": (
         exercises.check_pattern_choices,
         {1: "C", 2: "B", 3: "A", 4: "D", 5: "A"},
+    ),
+    "10 MCP defences": (
+        exercises.check_mcp_defences,
+        {1: "A", 2: "C", 3: "D", 4: "B", 5: "A"},
     ),
 }
 each_checker = pytest.mark.parametrize("check, right", LETTERED.values(), ids=LETTERED)

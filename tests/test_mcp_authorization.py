@@ -17,7 +17,7 @@ import httpx2
 import pytest
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from conftest import Forger, new_verifier, query_of
+from conftest import new_verifier, query_of
 from mcp.client import Client
 from mcp.client.auth import OAuthClientProvider, OAuthFlowError
 from mcp.client.streamable_http import streamable_http_client
@@ -26,7 +26,8 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 from helpers.cast import audiences, fitness_api
 from helpers.jwt_check import decode_unverified
 from helpers.lab import Lab
-from helpers.mcp_login import ScriptedUser, Tokens
+from helpers.mcp_attacks import PointedAt, RogueServer
+from helpers.mcp_login import ScriptedUser, Tokens, token_by_hand, try_to_connect
 
 attack = pytest.mark.attack
 REDIRECT = "http://127.0.0.1:33418/callback"  # the MCP client's loopback redirect URI
@@ -123,13 +124,9 @@ def redeem_public(lab: Lab, client_id: str, code: str, verifier: str, **extra: s
     return requests.post(f"{lab.urls.issuer}/token", data=data, timeout=TIMEOUT)
 
 
-def token_for(lab: Lab, **params: str) -> dict:
-    """A public client's token response for Alice, ``resource`` as given (or none)."""
-    client_id, verifier = public_client(lab), new_verifier()
-    back = query_of(authorize_public(lab, client_id, verifier, **params))
-    resp = redeem_public(lab, client_id, back["code"], verifier, **params)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
+def token_for(lab: Lab, resource: str | None) -> str:
+    """Alice's access token from a client of her own, ``resource`` as given (None: none)."""
+    return token_by_hand(lab.urls.issuer, alice(), resource)
 
 
 def post_mcp(url: str, token: str | None = None) -> requests.Response:
@@ -268,9 +265,9 @@ def test_every_authorization_response_names_the_issuer(lab: Lab) -> None:
 
 
 def test_a_token_for_the_resource_carries_its_audience_alone(lab: Lab, mcp_url: str) -> None:
-    token = token_for(lab, resource=mcp_url)
-    assert decode_unverified(token["access_token"])[1]["aud"] == [audiences.MCP]
-    assert post_mcp(mcp_url, token["access_token"]).status_code == 200
+    token = token_for(lab, mcp_url)
+    assert decode_unverified(token)[1]["aud"] == [audiences.MCP]
+    assert post_mcp(mcp_url, token).status_code == 200
 
 
 def test_a_refresh_keeps_the_resource_and_cannot_change_it(lab: Lab, mcp_url: str) -> None:
@@ -314,7 +311,7 @@ def test_a_resource_the_grant_cannot_serve_is_invalid_target(
 
 @attack
 def test_a_token_for_another_resource_is_refused(lab: Lab, mcp_url: str) -> None:
-    token = token_for(lab, resource=lab.urls.fitness_api)["access_token"]
+    token = token_for(lab, lab.urls.fitness_api)
     resp = post_mcp(mcp_url, token)
     assert resp.status_code == 401
     params = challenge_of(resp)
@@ -326,7 +323,7 @@ def test_a_token_for_another_resource_is_refused(lab: Lab, mcp_url: str) -> None
 def test_a_token_asked_for_without_resource_is_refused(lab: Lab, mcp_url: str) -> None:
     # Without resource the IdP can only guess the audience from the scope: the fitness
     # API's, which the MCP server refuses.
-    token = token_for(lab)["access_token"]
+    token = token_for(lab, None)
     assert decode_unverified(token)[1]["aud"] == [audiences.FITNESS_API]
     resp = post_mcp(mcp_url, token)
     assert resp.status_code == 401 and challenge_of(resp)["error"] == "invalid_token"
@@ -368,18 +365,28 @@ def test_control_the_real_issuer_passes(lab: Lab, mcp_url: str) -> None:
 
 
 @attack
-def test_a_token_from_an_authorization_server_the_runtime_does_not_trust_is_refused(
-    lab: Lab, mcp_url: str, attacker_key
+def test_metadata_naming_the_attackers_server_gets_a_token_the_runtime_refuses(
+    lab: Lab, mcp_url: str
 ) -> None:
-    # Metadata altered to name the attacker's server would get the client a token from it:
-    # valid there, signed with its key, made for this resource. The runtime trusts only
-    # the issuer of its own authorizer's discovery URL.
-    forger = Forger(lab)
-    claims = forger.claims(iss="https://attacker.example", aud=[audiences.MCP])
-    token = forger.sign(claims=claims, key=attacker_key)
-    resp = post_mcp(mcp_url, token)
-    assert resp.status_code == 401
-    assert "not trusted" in challenge_of(resp)["error_description"]
+    # Metadata altered on the way names the attacker's server, a real one: the client
+    # registers there, Alice signs in there, and it mints a token for this resource. The
+    # runtime trusts only the issuer of its own authorizer's discovery URL.
+    user = alice()
+    with RogueServer(mcp_url, audiences.MCP) as rogue:
+        said = asyncio.run(
+            try_to_connect(mcp_url, provider(mcp_url, user), PointedAt(rogue.issuer))
+        )
+        went = user.authorization_urls
+        assert went and all(url.startswith(f"{rogue.issuer}/authorize") for url in went)
+    assert said == (
+        f"refused: 401 invalid_token: User token rejected: The token's issuer "
+        f"'{rogue.issuer}' is not trusted."
+    )
+
+
+def test_control_the_same_client_through_honest_metadata_connects(lab: Lab, mcp_url: str) -> None:
+    said = asyncio.run(try_to_connect(mcp_url, provider(mcp_url, alice())))
+    assert said == "connected: tools ['list_activities']"
 
 
 class SwappedIssuer(httpx2.AsyncHTTPTransport):
@@ -415,7 +422,7 @@ def test_an_altered_authorization_server_metadata_issuer_is_refused(lab: Lab, mc
 
 @attack
 def test_the_mcp_clients_token_passed_through_is_refused_by_the_api(lab: Lab, mcp_url: str) -> None:
-    token = token_for(lab, resource=mcp_url)["access_token"]
+    token = token_for(lab, mcp_url)
     resp = requests.get(
         lab.urls.fitness_api + fitness_api.ACTIVITIES_PATH,
         headers={"Authorization": f"Bearer {token}"},

@@ -23,6 +23,7 @@ from .inbound import TrustedIssuer
 
 # The OAuth client AgentCore uses at the lab IdP to fetch outbound tokens for agents.
 OUTBOUND_CLIENT_ID = "agentcore-outbound"
+MCP_RUNTIME = "fitness_mcp"  # the MCP server's runtime, in notebooks 05 and 10 and serve
 OUTBOUND_SCOPE = "openid offline_access activities:read"
 INBOUND_AUDIENCES = (audiences.AGENT,)  # what the agent's JWT authorizer accepts
 CODE_BUCKET = "fitness-runtime-code"  # where the lab's own runtimes keep their code zips
@@ -58,6 +59,9 @@ class AgentCorePart:
         )
         # The MCP server is a resource server of the IdP like the agent and the API.
         idp_store.add_client(seed.resource_server_client(seed.MCP_CLIENT_ID, "Fitness MCP server"))
+        # MCP clients name it by its URL (RFC 8707): registered as an API at the IdP when
+        # the course was set up, for the runtime the course names fitness_mcp.
+        idp_store.add_resource(self.runtime_url(MCP_RUNTIME), audiences.MCP)
         self.identity.start()
         self.mcp_url: str | None = None  # the MCP runtime's, once create_mcp_runtime made it
 
@@ -140,15 +144,14 @@ class AgentCorePart:
         ``activities:read``, and says so to MCP clients (RFC 9728)."""
         env = {"MCP_PROVIDER_NAME": provider_name, "MCP_ACTIVITIES_URL": activities_url}
         runtime = self._create_runtime(
-            "fitness_mcp", "mcp", "fitness-mcp-runtime", env, audiences.MCP, protocol="MCP",
+            MCP_RUNTIME, "mcp", "fitness-mcp-runtime", env, audiences.MCP, protocol="MCP",
             scopes=["activities:read"],
         )  # fmt: skip
         return runtime["agentRuntimeArn"]
 
     def create_mcp_runtime(self, *, activities_url: str) -> str:
         """The fitness MCP server on its runtime, with its provider ``fitness-mcp-obo`` (made
-        here when missing); returns the invocation URL, where an MCP client connects. The IdP
-        learns the runtime as a resource (RFC 8707), so that MCP clients can name it."""
+        here when missing); returns the invocation URL, where an MCP client connects."""
         control, provider = self._control(), f"{seed.MCP_CLIENT_ID}-obo"
         providers = control.list_oauth2_credential_providers()["credentialProviders"]
         if provider not in {p["name"] for p in providers}:
@@ -165,12 +168,17 @@ class AgentCorePart:
             )
         arn = self.deploy_mcp(provider_name=provider, activities_url=activities_url)
         self.mcp_url = self.invocation_url(arn)
-        self.idp_store.add_resource(self.mcp_url, audiences.MCP)
         return self.mcp_url
 
     def invocation_url(self, arn: str) -> str:
         """Where a bearer-token caller invokes a runtime: InvokeAgentRuntime's URI."""
         return resource_metadata.resource_url(self.identity.data_server.url, arn)
+
+    def runtime_url(self, name: str) -> str:
+        """The invocation URL the runtime called ``name`` has, or will have once created:
+        the lab derives runtime ids from the account and the name."""
+        runtime_id = self.identity.runtimes.id_for(name)
+        return self.invocation_url(self.identity.runtime.arn(runtime_id))
 
     def _control(self) -> BaseClient:
         return aws.client(

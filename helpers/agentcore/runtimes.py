@@ -158,7 +158,7 @@ class AgentRuntimes:
                 raise AwsError(
                     "ConflictException", f"An agent runtime {p['agentRuntimeName']} exists."
                 )
-            runtime_id = f"{p['agentRuntimeName']}-{self._suffix(p['agentRuntimeName'])}"
+            runtime_id = self.id_for(p["agentRuntimeName"])
             workload = self.directory.create("workload", runtime_id, {}, p.get("tags"))
             runtime = Runtime(
                 runtime_id, p["agentRuntimeName"], self.front_door.arn(runtime_id), workload.arn
@@ -336,11 +336,12 @@ class AgentRuntimes:
         config.setdefault("lifecycleConfiguration", DEFAULT_LIFECYCLE)
         return config
 
-    def _suffix(self, name: str) -> str:
-        """The id's 10 characters after the name. AWS draws them at random; the lab derives
-        them from the account and the name, so that a notebook's outputs repeat."""
+    def id_for(self, name: str) -> str:
+        """The id of the runtime called ``name``: the name and 10 characters. AWS draws them
+        at random; the lab derives them from the account and the name, so that a notebook's
+        outputs repeat (and a URL can be known before its runtime exists)."""
         seed = hashlib.sha256(f"{self.front_door.account_id}/{name}".encode()).digest()
-        return _base62(int.from_bytes(seed, "big"), 10)
+        return f"{name}-{_base62(int.from_bytes(seed, 'big'), 10)}"
 
     def _version(self, number: int, config: dict, status: str) -> Version:
         now = self.clock()

@@ -63,6 +63,11 @@ def pattern_decision() -> Image:
     return _drawn("pattern_decision")
 
 
+def mcp_discovery() -> Image:
+    """How an MCP client that knows only a URL logs in: seven steps, five RFCs."""
+    return _drawn("mcp_discovery")
+
+
 def kept_at(name: str, arguments: dict[str, object]) -> Path:
     """Where the PNG of ``name`` drawn with ``arguments`` is kept, by the code that draws it."""
     request = json.dumps([name, arguments], sort_keys=True)

@@ -391,6 +391,56 @@ def _audience_legend(ax: Axes) -> None:
     ax.legend(handles=handles, loc="lower center", fontsize=9, frameon=False, ncols=4)
 
 
+# -- MCP authorization: a client that knows only a URL (notebook 10) ----------------------
+
+_MCP_LANES = {"client": 1.0, "browser": 4.3, "runtime": 7.6, "idp": 10.9}
+_MCP_TITLES = {
+    "client": "MCP client\n(mcp SDK)",
+    "browser": "Alice's browser",
+    "runtime": "MCP server\n(runtime)",
+    "idp": "Identity provider",
+}
+# (step, from, to, label); steps 6 and 7 carry the token, in the colour of its audience.
+_MCP_DISCOVERY = [
+    (1, "client", "runtime", "POST …/invocations · no token"),
+    (1, "runtime", "client", "401 · WWW-Authenticate: resource_metadata, scope"),
+    (2, "client", "runtime", "GET /.well-known/oauth-protected-resource/…  (RFC 9728)"),
+    (2, "runtime", "client", "resource · authorization_servers: [IdP]"),
+    (3, "client", "idp", "GET /.well-known/oauth-authorization-server  (RFC 8414)"),
+    (4, "client", "idp", "POST /register → client_id, no secret  (RFC 7591)"),
+    (5, "client", "browser", "/authorize · PKCE, resource  (RFC 8707)"),
+    (5, "browser", "idp", "Alice signs in and consents"),
+    (5, "idp", "browser", "302 → code, state, iss"),
+    (5, "browser", "client", "code · iss checked  (RFC 9207)"),
+    (6, "client", "idp", "POST /token · code + code_verifier + resource"),
+    (6, "idp", "client", "access token · aud=fitness-mcp"),
+    (7, "client", "runtime", "POST …/invocations · Bearer → tools/list, tools/call"),
+]
+
+
+def mcp_discovery() -> Figure:
+    """How an MCP client finds out where and how to log in, from one URL to the tools."""
+    fig, ax = plt.subplots(figsize=(12.5, 6.4))
+    plt.close(fig)
+    top = len(_MCP_DISCOVERY) * 0.62 + 0.9
+    y = top - 0.95
+    for number, source, target, label in _MCP_DISCOVERY:
+        colour = AUDIENCE_COLOURS["fitness-mcp"] if number >= 6 else _NORMAL
+        x0, x1 = _MCP_LANES[source], _MCP_LANES[target]
+        _arrow(ax, y, x0, x1, label, colour, False, lift=0.06, fontsize=9, widths=(1.4, 1.4))
+        _step_badge(ax, y, number, colour)
+        y -= 0.62
+    bottom = y + 0.3
+    _lifelines(ax, _MCP_LANES, _MCP_TITLES, top, bottom, fontsize=10)
+    caption = "MCP authorization: from one URL to a token bound to that server"
+    ax.text(6.0, bottom - 0.35, caption, ha="center", va="center", fontsize=10.5)
+    ax.set_xlim(0, 12.0)
+    ax.set_ylim(bottom - 0.7, top + 0.5)
+    ax.axis("off")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.02)
+    return fig
+
+
 # -- the atomic writer of a secret volume (notebook 07) -----------------------------------
 
 VOLUME_SWAP_STEPS: list[str] = [
@@ -553,6 +603,7 @@ DIAGRAMS: dict[str, Callable[..., Figure]] = {
     "request_chain": request_chain,
     "volume_swap": volume_swap,
     "pattern_decision": pattern_decision,
+    "mcp_discovery": mcp_discovery,
 }
 
 

@@ -1,6 +1,6 @@
 """The "check yourself" exercises at the end of each notebook, and their checkers.
 
-One module per notebook (``n00`` … ``n09``); everything is importable from here, as the
+One module per notebook (``n00`` … ``n10``); everything is importable from here, as the
 notebooks do: ``from helpers.exercises import check_issuer``. Worked solutions live apart
 from the notebooks, in ``solutions/`` (tests/test_solutions.py runs each through its
 checker).
@@ -18,3 +18,4 @@ from .n06 import *  # noqa: F403
 from .n07 import *  # noqa: F403
 from .n08 import *  # noqa: F403
 from .n09 import *  # noqa: F403
+from .n10 import *  # noqa: F403

@@ -1,0 +1,87 @@
+"""The hands-on checker of notebook 10 (Bob through the MCP server): a real login of
+Bob's through the official client passes; Alice's answer, a made-up answer and malformed
+ones fail with a hint, without raising.
+
+The lettered exercise is in tests/test_exercises_lettered.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Iterator
+
+import httpx2
+import pytest
+from mcp.client import Client
+from mcp.client.auth import OAuthClientProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientMetadata
+
+from helpers import exercises
+from helpers.cast import fitness_api
+from helpers.lab import Lab
+from helpers.mcp_login import ScriptedUser, Tokens
+
+REDIRECT = "http://127.0.0.1:33418/callback"
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab(agentcore=True) as lab:
+        lab.agentcore.create_mcp_runtime(
+            activities_url=lab.urls.fitness_api + fitness_api.ACTIVITIES_PATH
+        )
+        yield lab
+
+
+def answer_of(lab: Lab, username: str, password: str) -> dict:
+    """What list_activities answers a real client that logged in as ``username``."""
+    user = ScriptedUser(username, password, REDIRECT)
+    metadata = OAuthClientMetadata(client_name="test", redirect_uris=[REDIRECT])
+    auth = OAuthClientProvider(
+        lab.agentcore.mcp_url, metadata, Tokens(), user.redirect_handler, user.callback_handler
+    )
+
+    async def call() -> dict:
+        async with (
+            httpx2.AsyncClient(auth=auth) as http,
+            Client(streamable_http_client(lab.agentcore.mcp_url, http_client=http)) as session,
+        ):
+            return (await session.call_tool("list_activities", {})).structured_content
+
+    return asyncio.run(call())
+
+
+@pytest.fixture(scope="module")
+def bobs(lab: Lab) -> dict:
+    return answer_of(lab, "bob", "bob-lab-password")
+
+
+def test_bobs_real_answer_passes(lab: Lab, bobs: dict) -> None:
+    assert exercises.check_bob_through_mcp(lab, bobs).ok
+
+
+def test_alices_answer_is_not_bobs(lab: Lab) -> None:
+    verdict = exercises.check_bob_through_mcp(lab, answer_of(lab, "alice", "alice-lab-password"))
+    assert not verdict.ok and "not Bob's" in verdict.message
+
+
+def test_a_made_up_token_id_is_caught(lab: Lab, bobs: dict) -> None:
+    forged = copy.deepcopy(bobs)
+    forged["tokens"]["received"]["jti"] = "0" * 32
+    verdict = exercises.check_bob_through_mcp(lab, forged)
+    assert not verdict.ok and "never issued" in verdict.message
+
+
+def test_a_token_for_another_audience_is_caught(lab: Lab, bobs: dict) -> None:
+    wrong = copy.deepcopy(bobs)
+    wrong["tokens"]["received"]["aud"] = ["fitness-api"]
+    verdict = exercises.check_bob_through_mcp(lab, wrong)
+    assert not verdict.ok and "not bound" in verdict.message
+
+
+@pytest.mark.parametrize("answer", [None, ..., 42, "bob", ["tokens"], {"body": {}}, {"tokens": 1}])
+def test_unanswered_and_malformed_answers_get_a_hint(lab: Lab, answer: object) -> None:
+    verdict = exercises.check_bob_through_mcp(lab, answer)
+    assert not verdict.ok and verdict.message
