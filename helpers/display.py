@@ -33,6 +33,7 @@ PUBLIC_PARAMS = {
     "prompt",
     "token_endpoint_auth_method",
     "grant_types",
+    "client_assertion_type",
     "OAUTH_CLIENT_ID",
 }
 

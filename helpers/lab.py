@@ -193,6 +193,13 @@ class Lab:
         self.idp.store.clients[client_id].client_secret = seed.new_secret()
         return mask(self.client_secret(client_id))
 
+    def register_key_client(self, client_id: str, public_key: bytes, scope: str) -> dict:
+        """The IdP's administrator registers a machine client that authenticates with
+        ``private_key_jwt``: no secret, only its public key (DER, as KMS GetPublicKey
+        returns it). Returns the JWK the IdP keeps."""
+        self.idp.store.add_client(seed.key_client(client_id, public_key, scope))
+        return self.idp.store.clients[client_id].jwks["keys"][0]
+
     def rotate_signing_key(self, keep_previous: bool = True) -> str:
         """The IdP signs with a new key from now on; returns its ``kid``.
 

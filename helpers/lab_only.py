@@ -30,7 +30,9 @@ LAB_ONLY: dict[str, str] = {
     r"\blab\.agentcore\b": "the AgentCore emulator's internals",
     r"\blab\.openbao\b": "the lab's OpenBao server",
     r"\blab\.(env|health)\(": "the lab's own services",
-    r"\blab\.(rotate_client_secret|rotate_signing_key|redeploy_frontend)\b": "a lab lever",
+    r"\blab\.(rotate_client_secret|rotate_signing_key|redeploy_frontend|register_key_client)\b": (
+        "a lab lever"
+    ),
     r"\bherd_backend\b|\bThrottledSecretsManager\b": "the lab's throttled Secrets Manager",
     r"\bhelpers\.agentcore\.lab_part\b": "the lab's wiring of AgentCore",
     # boto3 reads these itself; a cell that names them would fail on AWS, which has none.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import client_assertions
+from .client_assertions import AssertionSigner
 from .directory import PROVIDER_QUOTA, Directory, Resource
 from .errors import AwsError, validation_error
 from .managed_secrets import ManagedSecrets
@@ -23,10 +25,16 @@ REFERENCE_FIELDS = {"apiKey": "apiKeySecretConfig", "clientSecret": "clientSecre
 
 class ControlPlane:
     def __init__(
-        self, directory: Directory, secrets: ManagedSecrets, vault: TokenVault, callback_url: str
+        self,
+        directory: Directory,
+        secrets: ManagedSecrets,
+        vault: TokenVault,
+        callback_url: str,
+        signer: AssertionSigner,
     ) -> None:
         self.directory, self.secrets, self.vault = directory, secrets, vault
         self.callback_url = callback_url  # where providers send users back (data plane)
+        self.signer = signer  # checks a PRIVATE_KEY_JWT provider's KMS key
 
     def handlers(self) -> dict[str, Handler]:
         ops: dict[str, Callable[[dict], dict]] = {
@@ -112,15 +120,18 @@ class ControlPlane:
                 "Give exactly one of discoveryUrl and authorizationServerMetadata.",
                 [("oauthDiscovery", "one of")],
             )
-        secret = self._secret(
-            p["name"],
-            "oauth2",
-            config.get("clientSecretSource", "MANAGED"),
-            config.get("clientSecret"),
-            config.get("clientSecretConfig"),
-            CLIENT_SECRET_JSON_KEY,
-            "clientSecret",
-        )
+        self.signer.check(config)
+        secret = None  # a PRIVATE_KEY_JWT client has none: KMS signs its assertions
+        if config.get("clientAuthenticationMethod") != client_assertions.METHOD:
+            secret = self._secret(
+                p["name"],
+                "oauth2",
+                config.get("clientSecretSource", "MANAGED"),
+                config.get("clientSecret"),
+                config.get("clientSecretConfig"),
+                CLIENT_SECRET_JSON_KEY,
+                "clientSecret",
+            )
         kept = {
             k: config[k]
             for k in (
@@ -128,6 +139,7 @@ class ControlPlane:
                 "clientId",
                 "clientAuthenticationMethod",
                 "onBehalfOfTokenExchangeConfig",
+                "privateKeyJwtConfig",
             )
             if k in config
         }
@@ -141,7 +153,7 @@ class ControlPlane:
             "credentialProviderVendor": r.body["vendor"],
             "status": "READY",
             "oauth2ProviderConfigOutput": {"customOauth2ProviderConfig": r.body["config"]},
-            **_secret_out(r.body["secret"], "client"),
+            **(_secret_out(r.body["secret"], "client") if r.body["secret"] else {}),
         }
         if timestamps:
             out.update(createdTime=r.created, lastUpdatedTime=r.updated)
@@ -206,16 +218,19 @@ class ControlPlane:
         arn = self.secrets.arn_of(reference["secretId"])
         return {"source": "EXTERNAL", "arn": arn, "jsonKey": reference["jsonKey"]}
 
-    def _drop_replaced_managed(self, kind: str, name: str, old: dict, new: dict) -> None:
-        """Switched to EXTERNAL: the service-owned copy of the old secret must not linger."""
-        if old.get("source") == "MANAGED" and new["source"] != "MANAGED":
+    def _drop_replaced_managed(
+        self, kind: str, name: str, old: dict | None, new: dict | None
+    ) -> None:
+        """Switched to EXTERNAL (or to no secret): the service-owned copy of the old secret
+        must not linger."""
+        if (old or {}).get("source") == "MANAGED" and (new or {}).get("source") != "MANAGED":
             self.secrets.delete(f"{kind}/{name}")
 
     # -- shared -------------------------------------------------------------------------
     def delete(self, kind: str) -> Callable[[dict], dict]:
         def handler(p: dict) -> dict:
             resource = self.directory.get(kind, p["name"])
-            secret = resource.body.get("secret", {})
+            secret = resource.body.get("secret") or {}
             if secret.get("source") == "MANAGED":  # ours to clean up; EXTERNAL is the customer's
                 self.secrets.delete(f"{kind}/{p['name']}")
                 if kind == "apikey":

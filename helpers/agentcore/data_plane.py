@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 from ..clock import LabClock
 from ..horizon import Horizon
 from ..jwks import Documents
+from .client_assertions import AssertionSigner
 from .directory import Directory
 from .errors import AwsError, validation_error
 from .inbound import InboundAuthorizer
@@ -96,9 +97,11 @@ class DataPlane:
         inbound: InboundAuthorizer,
         clock: LabClock,
         callback_url: str,
+        signer: AssertionSigner,
         horizon: Horizon | None = None,
     ) -> None:
         self.directory, self.vault, self.secrets = directory, vault, secrets
+        self.signer = signer  # signs PRIVATE_KEY_JWT providers' assertions in KMS
         self.tokens, self.inbound, self.clock = tokens, inbound, clock
         self.callback_url = callback_url
         # The callback is the one page of the data plane a browser visits: through
@@ -152,7 +155,7 @@ class DataPlane:
     def oauth2_token(self, p: dict, call: Call) -> dict:
         wat = self._wat(p["workloadIdentityToken"], call.principal)
         provider = self.directory.get("oauth2", p["resourceCredentialProviderName"])
-        client = ProviderClient(provider, self.secrets, self.discovery)
+        client = ProviderClient(provider, self.secrets, self.discovery, self.signer)
         flow = p["oauth2Flow"]
         if flow == "M2M":
             return {"accessToken": client.client_credentials(p["scopes"])["access_token"]}
@@ -271,9 +274,8 @@ class DataPlane:
         if "error" in request.args:
             session.status = "FAILED"  # the user refused consent at the provider
         else:
-            client = ProviderClient(
-                self.directory.get("oauth2", session.provider), self.secrets, self.discovery
-            )
+            provider = self.directory.get("oauth2", session.provider)
+            client = ProviderClient(provider, self.secrets, self.discovery, self.signer)
             try:
                 redirect_uri = self.horizon.for_request(request.headers, self.callback_url)
                 session.tokens = client.exchange_code(

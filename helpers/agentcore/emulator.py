@@ -17,6 +17,7 @@ from ..clock import LabClock
 from ..horizon import Horizon
 from ..serving import BackgroundServer, aws_refusal, stop_together
 from . import resource_metadata
+from .client_assertions import AssertionSigner
 from .control_plane import ControlPlane
 from .data_plane import CALLBACK_PATH, DataPlane
 from .directory import Directory
@@ -53,15 +54,14 @@ class AgentCoreIdentity:
         callback_url = self.data_server.url + CALLBACK_PATH
         # The service's own identity towards KMS and Secrets Manager.
         self.directory = Directory(state_dir / "agentcore-directory.sqlite3", clock, account_id)
+        kms = aws.client("kms", moto_url, aws.OPERATOR, loader)
         self.vault = TokenVault(
-            state_dir / "token-vault.sqlite3",
-            clock,
-            kms=aws.client("kms", moto_url, aws.OPERATOR, loader),
-            account_id=account_id,
+            state_dir / "token-vault.sqlite3", clock, kms=kms, account_id=account_id
         )
+        signer = AssertionSigner(kms)
         self.secrets = ManagedSecrets(aws.client("secretsmanager", moto_url, aws.OPERATOR, loader))
         by_key = {p.access_key: p for p in principals}
-        self.control = ControlPlane(self.directory, self.secrets, self.vault, callback_url)
+        self.control = ControlPlane(self.directory, self.secrets, self.vault, callback_url, signer)
         tokens = WorkloadTokens(
             self.data_server.url, clock, state_dir / "wat-signing-key.pem", account_id
         )
@@ -75,6 +75,7 @@ class AgentCoreIdentity:
             inbound=inbound,
             clock=clock,
             callback_url=callback_url,
+            signer=signer,
             horizon=horizon,
         )
         self.runtimes = AgentRuntimes(

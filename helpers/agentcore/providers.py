@@ -1,8 +1,8 @@
 """The emulator as an OAuth client of each credential provider's authorization server.
 
 authlib's requests client does the protocol work (client credentials, authorization URL
-with PKCE, code exchange, refresh, token exchange); this module only reads the provider's
-configuration.
+with PKCE, code exchange, refresh, token exchange, client authentication by secret or by
+a KMS-signed assertion); this module only reads the provider's configuration.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from ..jwks import Documents, FetchFailed
 from ..rfc8693 import exchange
+from .client_assertions import AssertionSigner
 from .directory import Resource
 from .errors import AwsError
 from .managed_secrets import ManagedSecrets
@@ -33,17 +34,25 @@ class ProviderClient:
     ``discovery`` is the emulator's own cache of discovery documents: read once per URL.
     """
 
-    def __init__(self, provider: Resource, secrets: ManagedSecrets, discovery: Documents) -> None:
+    def __init__(
+        self,
+        provider: Resource,
+        secrets: ManagedSecrets,
+        discovery: Documents,
+        signer: AssertionSigner,
+    ) -> None:
         self.provider = provider
         self._documents = discovery
         config = provider.body["config"]
         self.client_id = config["clientId"]
-        secret = provider.body["secret"]
-        self._secret = secrets.read(secret["arn"], secret["jsonKey"])  # EXTERNAL: read at use
         self._discovery = config["oauthDiscovery"]
-        self._auth_method = _AUTH_METHODS.get(
-            config.get("clientAuthenticationMethod", ""), "client_secret_basic"
-        )
+        secret = provider.body["secret"]
+        if secret is None:  # PRIVATE_KEY_JWT: an assertion KMS signs, at every request
+            self._secret, self._auth = None, signer.auth(config)
+        else:
+            self._secret = secrets.read(secret["arn"], secret["jsonKey"])  # EXTERNAL: at use
+            method = config.get("clientAuthenticationMethod", "CLIENT_SECRET_BASIC")
+            self._auth = _AUTH_METHODS[method]
 
     def metadata(self) -> dict:
         if "authorizationServerMetadata" in self._discovery:
@@ -55,9 +64,15 @@ class ProviderClient:
             raise AwsError("InternalServerException", str(exc)) from None
 
     def session(self, **kwargs: object) -> OAuth2Session:
-        return OAuth2Session(
-            self.client_id, self._secret, token_endpoint_auth_method=self._auth_method, **kwargs
+        if isinstance(self._auth, str):
+            return OAuth2Session(
+                self.client_id, self._secret, token_endpoint_auth_method=self._auth, **kwargs
+            )
+        session = OAuth2Session(
+            self.client_id, token_endpoint_auth_method=self._auth.name, **kwargs
         )
+        session.register_client_auth_method(self._auth)
+        return session
 
     def client_credentials(self, scopes: list[str]) -> dict:
         with self.session(scope=" ".join(scopes)) as oauth:

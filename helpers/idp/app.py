@@ -25,7 +25,7 @@ from ..clock import LabClock
 from ..jwt_check import TokenRejected, verify_jwt
 from ..masking import mask
 from ..web import harden, page_headers
-from . import pages
+from . import client_assertion, pages
 from .grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -45,7 +45,13 @@ from .tokens import REFRESH_TOKEN_TTL, JwtAccessTokenGenerator, LabOpenIDCode, u
 def _describe_token_request() -> dict[str, str]:
     """What reached /token, masked: lets a notebook show step 3 without leaking it."""
     auth = request.authorization
-    seen = {"client_auth": "client_secret_basic" if auth else "client_secret_post or none"}
+    if auth:
+        method = "client_secret_basic"
+    elif "client_assertion" in request.form:
+        method = client_assertion.METHOD
+    else:
+        method = "client_secret_post or none"
+    seen = {"client_auth": method}
     if auth:
         seen.update(client_id=auth.username or "", client_secret=mask(auth.password or ""))
     for name, value in request.form.items():
@@ -59,6 +65,7 @@ _SHOWN_AS_IS = {
     "redirect_uri",
     "scope",
     "token_type_hint",
+    "client_assertion_type",
     # RFC 8693: the subject_token stays masked; what it is traded for is not secret.
     "subject_token_type",
     "audience",
@@ -98,6 +105,7 @@ class IdentityProvider:
         self.keys = KeyRing()
         self.store = Store(clock)
         self.iss = _Issuer(issuer)
+        self.assertions = client_assertion.PrivateKeyJwt(issuer, self.store)
         self.server = self._authorization_server()
         self.app = self._flask_app()
 
@@ -125,6 +133,7 @@ class IdentityProvider:
         server.register_endpoint(self._endpoint(IntrospectionEndpoint))
         server.register_endpoint(OpenRegistration(store, self.clock, self.metadata()))
         server.register_extension(self.iss)
+        server.register_client_auth_method(client_assertion.METHOD, self.assertions)
         return server
 
     def _endpoint(self, base: type) -> type:
@@ -243,8 +252,10 @@ class IdentityProvider:
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "client_secret_post",
+                client_assertion.METHOD,
                 "none",
             ],
+            "token_endpoint_auth_signing_alg_values_supported": client_assertion.SIGNING_ALGORITHMS,
             "scopes_supported": [
                 "openid",
                 "profile",

@@ -53,8 +53,10 @@ class S256Required(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
-# How a client authenticates where a user's grant is redeemed; each client has its one.
-USER_GRANT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+# How a confidential client may authenticate at /token; each client has its one method.
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+# Where a user's grant is redeemed, a public client (PKCE alone) may too.
+USER_GRANT_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
 
 
 class ResourceBound:
@@ -175,7 +177,7 @@ class RefreshTokenGrant(ResourceBound, grants.RefreshTokenGrant):
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
 
     def validate_requested_scope(self) -> None:
         # authlib would silently narrow the scope to what the client may have, and issue a

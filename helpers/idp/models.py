@@ -42,6 +42,9 @@ class Client(ClientMixin):
     can_introspect: bool = False
     # Registered by the client itself (RFC 7591): its name is its own claim, unverified.
     self_registered: bool = False
+    # The public keys of a private_key_jwt client (RFC 7523), as its administrator
+    # registered them: a JWK Set.
+    jwks: dict | None = None
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -144,6 +147,8 @@ class Store:
         self.clients: dict[str, Client] = {}
         self.codes: dict[str, AuthorizationCode] = {}
         self.tokens: dict[str, IssuedToken] = {}
+        # Client assertions seen (RFC 7523 jti, "client/jti" -> expiry): each works once.
+        self.assertion_ids: dict[str, float] = {}
         # APIs a client may name as ``resource`` (RFC 8707): URI -> the audience it checks.
         self.resources: dict[str, str] = {}
         # Every /token request, masked: shows step 3 and proves a client aborted before it.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import secrets
 
+from joserfc.jwk import RSAKey
+
 from ..rfc8693 import GRANT_TYPE as TOKEN_EXCHANGE
 from .models import Client, User
 
@@ -60,6 +62,22 @@ def resource_server_client(client_id: str, name: str) -> Client:
 def machine_client(client_id: str, scope: str) -> Client:
     """A backend job with no user: client credentials only (M2M)."""
     return Client(client_id, new_secret(), "Nightly report job", [], ["client_credentials"], scope)
+
+
+def key_client(client_id: str, public_key: bytes, scope: str) -> Client:
+    """A backend job that proves itself with a signed assertion (private_key_jwt): the IdP
+    keeps its public key as a JWK Set, and no secret at all."""
+    jwk = RSAKey.import_key(public_key).as_dict(private=False, use="sig")
+    return Client(
+        client_id,
+        "",
+        "Nightly report job (key)",
+        [],
+        ["client_credentials"],
+        scope,
+        token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": [jwk]},
+    )
 
 
 def new_secret() -> str:

@@ -31,6 +31,7 @@ from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 
 from ..jwt_check import TokenRejected, verify_jwt
 from ..rfc8693 import ACCESS_TOKEN_TYPE, GRANT_TYPE
+from .grants import CONFIDENTIAL_AUTH_METHODS
 from .keys import KeyRing
 from .models import Client, Store, User
 from .resources import InvalidTargetError
@@ -39,7 +40,7 @@ from .tokens import SCOPE_AUDIENCES, JwtAccessTokenGenerator
 
 class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
     GRANT_TYPE = GRANT_TYPE
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
     # Bound per IdP (grants.bound): two labs in one process must not share them.
     store: Store
     tokens: JwtAccessTokenGenerator
