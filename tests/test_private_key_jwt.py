@@ -78,12 +78,12 @@ def provider(lab: Lab, control: BaseClient, key_arn: str) -> dict:
     return created
 
 
-def m2m_token(lab: Lab) -> dict:
+def m2m_token(lab: Lab, provider: str = PROVIDER) -> dict:
     data = aws.client("bedrock-agentcore", lab.agentcore.identity.data_server.url, aws.OPERATOR)
     wat = data.get_workload_access_token(workloadName=WORKLOAD)["workloadAccessToken"]
     return data.get_resource_oauth2_token(
         workloadIdentityToken=wat,
-        resourceCredentialProviderName=PROVIDER,
+        resourceCredentialProviderName=provider,
         scopes=["activities:read"],
         oauth2Flow="M2M",
     )
@@ -156,6 +156,26 @@ def test_the_key_client_cannot_use_an_empty_secret(lab: Lab, key_arn: str) -> No
     assert resp.status_code == 401 and resp.json()["error"] == "invalid_client"
 
 
+def test_an_ec_key_signs_es256_assertions(
+    lab: Lab, control: BaseClient, kms: BaseClient, provider: dict
+) -> None:
+    algorithm = "ES256"  # KMS answers ECDSA in DER; the assertion carries r and s (JWS)
+    key = signing_key(kms, "ECC_NIST_P256")
+    client_id = f"report-{algorithm.lower()}"
+    lab.register_key_client(
+        client_id, kms.get_public_key(KeyId=key)["PublicKey"], "activities:read"
+    )
+    custom = config(lab, key, clientId=client_id)
+    custom["customOauth2ProviderConfig"]["privateKeyJwtConfig"]["signingAlgorithm"] = algorithm
+    name = f"report-{algorithm.lower()}"
+    control.create_oauth2_credential_provider(
+        name=name, credentialProviderVendor="CustomOauth2", oauth2ProviderConfigInput=custom
+    )
+    token = m2m_token(lab, name)["accessToken"]
+    assert decode_unverified(token)[1]["client_id"] == client_id
+    assert lab.idp.store.token_log[-1]["client_auth"] == "private_key_jwt"
+
+
 @pytest.mark.parametrize(
     ("changes", "code"),
     [
@@ -164,19 +184,23 @@ def test_the_key_client_cannot_use_an_empty_secret(lab: Lab, key_arn: str) -> No
         ({"clientAuthenticationMethod": "CLIENT_SECRET_BASIC"}, "ValidationException"),
         ({"clientAuthenticationMethod": "AWS_IAM_ID_TOKEN_JWT"}, "NotImplementedException"),
         ("symmetric", "ValidationException"),
-        ("ES256", "NotImplementedException"),
+        ("ES256 with an RSA key", "ValidationException"),
+        ("PS256", "NotImplementedException"),
         ("no-such-key", "ValidationException"),
     ],
     ids=["no_config", "with_secret", "config_without_method", "iam_token", "symmetric_key",
-         "es256", "unknown_key"],
+         "algorithm_the_key_lacks", "ps256", "unknown_key"],
 )  # fmt: skip
 def test_a_provider_that_could_not_sign_is_refused_at_create(
     lab: Lab, control: BaseClient, kms: BaseClient, key_arn: str, changes: object, code: str
 ) -> None:
     if changes == "symmetric":
         custom = config(lab, kms.create_key()["KeyMetadata"]["Arn"])
-    elif changes == "ES256":
-        custom = config(lab, signing_key(kms, "ECC_NIST_P256"))
+    elif changes == "PS256":
+        custom = config(lab, key_arn)
+        custom["customOauth2ProviderConfig"]["privateKeyJwtConfig"]["signingAlgorithm"] = "PS256"
+    elif changes == "ES256 with an RSA key":
+        custom = config(lab, key_arn)
         custom["customOauth2ProviderConfig"]["privateKeyJwtConfig"]["signingAlgorithm"] = "ES256"
     elif changes == "no-such-key":
         custom = config(lab, key_arn.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000")

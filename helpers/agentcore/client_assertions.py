@@ -6,8 +6,10 @@ assertion authlib's ``private_key_jwt`` writes (``iss`` = ``sub`` = the client i
 provider's key: the private key never leaves KMS, so neither the service nor anyone who
 reads its configuration ever holds something that authenticates as the client.
 
-RS256 and PS256 are emulated; ES256 (KMS answers ECDSA in DER, JWS wants r‖s) answers 501,
-as does ``AWS_IAM_ID_TOKEN_JWT``.
+RS256 and ES256 are emulated (KMS answers ECDSA in DER; JWS wants r‖s, RFC 7518 §3.4).
+PS256 answers 501: the lab's KMS (moto) signs PSS with the longest salt, where JWS and AWS
+KMS use one as long as the hash, so no verifier would accept it. So does
+``AWS_IAM_ID_TOKEN_JWT``.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ import uuid
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc.util import urlsafe_b64encode
 
 from .errors import AwsError, validation_error
 
 METHOD = "PRIVATE_KEY_JWT"
-KMS_ALGORITHMS = {"RS256": "RSASSA_PKCS1_V1_5_SHA_256", "PS256": "RSASSA_PSS_SHA_256"}
+KMS_ALGORITHMS = {"RS256": "RSASSA_PKCS1_V1_5_SHA_256", "ES256": "ECDSA_SHA_256"}
+P256_BYTES = 32  # each of r and s in an ES256 signature
 ASSERTION_TTL = 300
 NOT_EMULATED = {"AWS_IAM_ID_TOKEN_JWT": "AWS_IAM_ID_TOKEN_JWT client authentication"}
+PSS_SALT = "PS256 assertions are not emulated: the lab's KMS signs PSS with another salt length."
 
 
 class AssertionSigner:
@@ -53,10 +58,8 @@ class AssertionSigner:
         if "clientSecret" in config or "clientSecretConfig" in config:
             raise _invalid("A PRIVATE_KEY_JWT provider has no client secret.")
         algorithm = settings.get("signingAlgorithm", "RS256")
-        if algorithm not in KMS_ALGORITHMS:
-            raise AwsError(
-                "NotImplementedException", f"{algorithm} assertions are not emulated.", status=501
-            )
+        if algorithm == "PS256":
+            raise AwsError("NotImplementedException", PSS_SALT, status=501)
         self._check_key(settings["privateKeySource"]["kmsKeySource"]["kmsKeyArn"], algorithm)
 
     def _check_key(self, arn: str, algorithm: str) -> None:
@@ -119,7 +122,11 @@ class KmsSignedJwt(PrivateKeyJWT):
             MessageType="RAW",
             SigningAlgorithm=KMS_ALGORITHMS[self.alg],
         )
-        return (signing_input + b"." + urlsafe_b64encode(signed["Signature"])).decode()
+        signature = signed["Signature"]
+        if self.alg == "ES256":
+            r, s = decode_dss_signature(signature)
+            signature = r.to_bytes(P256_BYTES, "big") + s.to_bytes(P256_BYTES, "big")
+        return (signing_input + b"." + urlsafe_b64encode(signature)).decode()
 
 
 def _json(value: dict) -> bytes:

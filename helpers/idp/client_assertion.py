@@ -19,7 +19,7 @@ from joserfc.jwk import KeySet
 from .models import Client, Store
 
 METHOD = "private_key_jwt"
-SIGNING_ALGORITHMS = ["RS256", "PS256"]
+SIGNING_ALGORITHMS = ["RS256", "PS256", "ES256"]  # what authlib verifies
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):

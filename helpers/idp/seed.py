@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import secrets
 
-from joserfc.jwk import RSAKey
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc.jwk import import_key
 
 from ..rfc8693 import GRANT_TYPE as TOKEN_EXCHANGE
 from .models import Client, User
@@ -66,8 +68,10 @@ def machine_client(client_id: str, scope: str) -> Client:
 
 def key_client(client_id: str, public_key: bytes, scope: str) -> Client:
     """A backend job that proves itself with a signed assertion (private_key_jwt): the IdP
-    keeps its public key as a JWK Set, and no secret at all."""
-    jwk = RSAKey.import_key(public_key).as_dict(private=False, use="sig")
+    keeps its public key (RSA or EC, DER) as a JWK Set, and no secret at all."""
+    loaded = serialization.load_der_public_key(public_key)
+    key_type = "RSA" if isinstance(loaded, rsa.RSAPublicKey) else "EC"
+    jwk = import_key(public_key, key_type).as_dict(private=False, use="sig")
     return Client(
         client_id,
         "",
