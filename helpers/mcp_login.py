@@ -141,7 +141,8 @@ async def try_to_connect(
     hooks = {"response": [watch]}
     # The SDK logs a failed login with its traceback; the one line returned says it.
     quiet = logging.getLogger("mcp.client.auth")
-    level, quiet.level = quiet.level, logging.CRITICAL
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # setLevel, not the attribute: it clears logging's cache
     try:
         async with (
             httpx2.AsyncClient(

@@ -15,6 +15,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -33,6 +34,9 @@ from helpers.browser import ScriptedBrowser
 from helpers.idp.grants import new_family
 from helpers.idp.models import IssuedToken
 from helpers.lab import Lab
+
+if TYPE_CHECKING:
+    from helpers.mcp_login import ScriptedUser, Tokens
 
 FRONTEND = "fitness-frontend"
 ALICE = ("alice", "alice-lab-password")
@@ -398,3 +402,45 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from helpers import processes
 
     processes.remove_orphaned_state()
+
+
+# -- the official MCP client, logging in through the scripted browser -------------------
+# The mcp SDK is imported where it is used: most test files never need it.
+MCP_REDIRECT = "http://127.0.0.1:33418/callback"  # the MCP client's loopback redirect URI
+
+
+def mcp_provider(url: str, user: ScriptedUser, storage: Tokens | None = None):  # noqa: ANN201
+    """The SDK's OAuthClientProvider for ``url``, with ``user`` at the browser."""
+    from mcp.client.auth import OAuthClientProvider
+    from mcp.shared.auth import OAuthClientMetadata
+
+    from helpers.mcp_login import Tokens
+
+    metadata = OAuthClientMetadata(
+        client_name="Test MCP client",
+        redirect_uris=[MCP_REDIRECT],
+        grant_types=["authorization_code", "refresh_token"],
+    )
+    return OAuthClientProvider(
+        url, metadata, storage or Tokens(), user.redirect_handler, user.callback_handler
+    )
+
+
+def mcp_list_and_call(url: str, auth: object) -> tuple[list[str], dict]:
+    """An MCP session at ``url`` as ``auth``: the tools' names, and list_activities' answer."""
+    import asyncio
+
+    import httpx2
+    from mcp.client import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def session() -> tuple[list[str], dict]:
+        async with (
+            httpx2.AsyncClient(auth=auth, timeout=30) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            tools = await client.list_tools()
+            called = await client.call_tool("list_activities", {})
+            return [t.name for t in tools.tools], called.structured_content
+
+    return asyncio.run(session())

@@ -7,23 +7,16 @@ The lettered exercise is in tests/test_exercises_lettered.py.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Iterator
 
-import httpx2
 import pytest
-from mcp.client import Client
-from mcp.client.auth import OAuthClientProvider
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
+from conftest import MCP_REDIRECT, mcp_list_and_call, mcp_provider
 
 from helpers import exercises
 from helpers.cast import fitness_api
 from helpers.lab import Lab
-from helpers.mcp_login import ScriptedUser, Tokens
-
-REDIRECT = "http://127.0.0.1:33418/callback"
+from helpers.mcp_login import ScriptedUser
 
 
 @pytest.fixture(scope="module")
@@ -37,20 +30,8 @@ def lab() -> Iterator[Lab]:
 
 def answer_of(lab: Lab, username: str, password: str) -> dict:
     """What list_activities answers a real client that logged in as ``username``."""
-    user = ScriptedUser(username, password, REDIRECT)
-    metadata = OAuthClientMetadata(client_name="test", redirect_uris=[REDIRECT])
-    auth = OAuthClientProvider(
-        lab.agentcore.mcp_url, metadata, Tokens(), user.redirect_handler, user.callback_handler
-    )
-
-    async def call() -> dict:
-        async with (
-            httpx2.AsyncClient(auth=auth) as http,
-            Client(streamable_http_client(lab.agentcore.mcp_url, http_client=http)) as session,
-        ):
-            return (await session.call_tool("list_activities", {})).structured_content
-
-    return asyncio.run(call())
+    user = ScriptedUser(username, password, MCP_REDIRECT)
+    return mcp_list_and_call(lab.agentcore.mcp_url, mcp_provider(lab.agentcore.mcp_url, user))[1]
 
 
 @pytest.fixture(scope="module")

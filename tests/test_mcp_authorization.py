@@ -9,7 +9,6 @@ URL. Protocol pieces are then checked one by one, and the attacks of notebook 10
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -17,11 +16,18 @@ import httpx2
 import pytest
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from conftest import new_verifier, query_of
+from conftest import (
+    MCP_REDIRECT,
+    challenge_params,
+    mcp_list_and_call,
+    mcp_provider,
+    new_verifier,
+    query_of,
+)
 from mcp.client import Client
-from mcp.client.auth import OAuthClientProvider, OAuthFlowError
+from mcp.client.auth import OAuthFlowError
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
+from mcp.shared.auth import AuthorizationCodeResult
 
 from helpers.cast import audiences, fitness_api
 from helpers.jwt_check import decode_unverified
@@ -30,7 +36,6 @@ from helpers.mcp_attacks import PointedAt, RogueServer
 from helpers.mcp_login import ScriptedUser, Tokens, token_by_hand, try_to_connect
 
 attack = pytest.mark.attack
-REDIRECT = "http://127.0.0.1:33418/callback"  # the MCP client's loopback redirect URI
 TIMEOUT = 10
 
 
@@ -48,43 +53,12 @@ def mcp_url(lab: Lab) -> str:
     return lab.agentcore.mcp_url
 
 
-def challenge_of(resp: requests.Response | httpx2.Response) -> dict[str, str]:
-    header = resp.headers["WWW-Authenticate"]
-    assert header.startswith("Bearer ")
-    return dict(re.findall(r'(\w+)="([^"]*)"', header))
-
-
-def provider(url: str, user: ScriptedUser, storage: Tokens | None = None) -> OAuthClientProvider:
-    metadata = OAuthClientMetadata(
-        client_name="Test MCP client",
-        redirect_uris=[REDIRECT],
-        grant_types=["authorization_code", "refresh_token"],
-    )
-    return OAuthClientProvider(
-        url, metadata, storage or Tokens(), user.redirect_handler, user.callback_handler
-    )
-
-
 def alice() -> ScriptedUser:
-    return ScriptedUser("alice", "alice-lab-password", REDIRECT)
-
-
-async def _list_and_call(url: str, auth: httpx2.Auth) -> tuple[list[str], dict]:
-    async with (
-        httpx2.AsyncClient(auth=auth, timeout=30) as http,
-        Client(streamable_http_client(url, http_client=http)) as client,
-    ):
-        tools = await client.list_tools()
-        called = await client.call_tool("list_activities", {})
-        return [t.name for t in tools.tools], called.structured_content
-
-
-def list_and_call(url: str, auth: httpx2.Auth) -> tuple[list[str], dict]:
-    return asyncio.run(_list_and_call(url, auth))
+    return ScriptedUser("alice", "alice-lab-password", MCP_REDIRECT)
 
 
 def register(lab: Lab, **metadata: object) -> requests.Response:
-    body = {"redirect_uris": [REDIRECT], "client_name": "a test client", **metadata}
+    body = {"redirect_uris": [MCP_REDIRECT], "client_name": "a test client", **metadata}
     return requests.post(f"{lab.urls.issuer}/register", json=body, timeout=TIMEOUT)
 
 
@@ -99,7 +73,7 @@ def authorize_public(lab: Lab, client_id: str, verifier: str, **params: str) -> 
     query = {
         "response_type": "code",
         "client_id": client_id,
-        "redirect_uri": REDIRECT,
+        "redirect_uri": MCP_REDIRECT,
         "scope": "activities:read offline_access",
         "state": "s-1",
         "code_challenge": create_s256_code_challenge(verifier),
@@ -108,7 +82,7 @@ def authorize_public(lab: Lab, client_id: str, verifier: str, **params: str) -> 
     }
     browser = lab.browser()
     url = requests.Request("GET", f"{lab.urls.issuer}/authorize", params=query).prepare().url
-    browser.sign_in(url, "alice", "alice-lab-password", stop_at=REDIRECT)
+    browser.sign_in(url, "alice", "alice-lab-password", stop_at=MCP_REDIRECT)
     return browser.history[-1].location
 
 
@@ -116,7 +90,7 @@ def redeem_public(lab: Lab, client_id: str, code: str, verifier: str, **extra: s
     data = {
         "grant_type": "authorization_code",
         "code": code,
-        "redirect_uri": REDIRECT,
+        "redirect_uri": MCP_REDIRECT,
         "client_id": client_id,
         "code_verifier": verifier,
         **extra,
@@ -140,7 +114,7 @@ def post_mcp(url: str, token: str | None = None) -> requests.Response:
 
 def test_the_official_mcp_client_logs_in_by_discovery_alone(lab: Lab, mcp_url: str) -> None:
     user, storage = alice(), Tokens()
-    tools, result = list_and_call(mcp_url, provider(mcp_url, user, storage))
+    tools, result = mcp_list_and_call(mcp_url, mcp_provider(mcp_url, user, storage))
     assert tools == ["list_activities"]
     assert result["status"] == 200 and result["body"]["athlete"] == "user-1-alice"
     # It registered itself, was sent to the IdP with the runtime as resource, and got
@@ -161,9 +135,9 @@ def test_the_official_mcp_client_logs_in_by_discovery_alone(lab: Lab, mcp_url: s
 
 def test_a_second_session_reuses_the_registration_and_token(lab: Lab, mcp_url: str) -> None:
     user, storage = alice(), Tokens()
-    list_and_call(mcp_url, provider(mcp_url, user, storage))
+    mcp_list_and_call(mcp_url, mcp_provider(mcp_url, user, storage))
     clients = len(lab.idp.store.clients)
-    list_and_call(mcp_url, provider(mcp_url, user, storage))
+    mcp_list_and_call(mcp_url, mcp_provider(mcp_url, user, storage))
     assert len(user.authorization_urls) == 1  # no second login
     assert len(lab.idp.store.clients) == clients  # no second registration
 
@@ -176,7 +150,7 @@ def test_a_request_without_a_token_is_challenged_towards_the_metadata(
 ) -> None:
     resp = post_mcp(mcp_url)
     assert resp.status_code == 401
-    params = challenge_of(resp)
+    params = challenge_params(resp)
     assert "error" not in params  # RFC 6750 §3.1: no credentials, no error code
     assert params["scope"] == "activities:read"
     assert urlsplit(params["resource_metadata"]).path == (
@@ -244,7 +218,7 @@ def test_the_consent_page_says_a_self_registered_name_is_unverified(lab: Lab) ->
     query = {
         "response_type": "code",
         "client_id": client_id,
-        "redirect_uri": REDIRECT,
+        "redirect_uri": MCP_REDIRECT,
         "scope": "activities:read",
         "state": "s",
         "code_challenge": create_s256_code_challenge(verifier),
@@ -314,7 +288,7 @@ def test_a_token_for_another_resource_is_refused(lab: Lab, mcp_url: str) -> None
     token = token_for(lab, lab.urls.fitness_api)
     resp = post_mcp(mcp_url, token)
     assert resp.status_code == 401
-    params = challenge_of(resp)
+    params = challenge_params(resp)
     assert params["error"] == "invalid_token"
     assert "fitness-api" in params["error_description"] and "resource_metadata" in params
 
@@ -326,7 +300,7 @@ def test_a_token_asked_for_without_resource_is_refused(lab: Lab, mcp_url: str) -
     token = token_for(lab, None)
     assert decode_unverified(token)[1]["aud"] == [audiences.FITNESS_API]
     resp = post_mcp(mcp_url, token)
-    assert resp.status_code == 401 and challenge_of(resp)["error"] == "invalid_token"
+    assert resp.status_code == 401 and challenge_params(resp)["error"] == "invalid_token"
 
 
 @attack
@@ -342,11 +316,11 @@ def test_an_authorization_response_from_another_issuer_is_refused(
         real = await user.callback_handler()
         return real.model_copy(update={"iss": iss})
 
-    client = provider(mcp_url, user)
+    client = mcp_provider(mcp_url, user)
     client.context.callback_handler = forged_callback
     before = lab.idp.store.token_requests
     with pytest.raises(ExceptionGroup) as raised:
-        list_and_call(mcp_url, client)
+        mcp_list_and_call(mcp_url, client)
     assert raised.group_contains(OAuthFlowError, match="iss")
     assert lab.idp.store.token_requests == before
 
@@ -359,9 +333,9 @@ def test_control_the_real_issuer_passes(lab: Lab, mcp_url: str) -> None:
         assert real.iss == lab.urls.issuer
         return real
 
-    client = provider(mcp_url, user)
+    client = mcp_provider(mcp_url, user)
     client.context.callback_handler = checked_callback
-    assert list_and_call(mcp_url, client)[0] == ["list_activities"]
+    assert mcp_list_and_call(mcp_url, client)[0] == ["list_activities"]
 
 
 @attack
@@ -374,7 +348,7 @@ def test_metadata_naming_the_attackers_server_gets_a_token_the_runtime_refuses(
     user = alice()
     with RogueServer(mcp_url, audiences.MCP) as rogue:
         said = asyncio.run(
-            try_to_connect(mcp_url, provider(mcp_url, user), PointedAt(rogue.issuer))
+            try_to_connect(mcp_url, mcp_provider(mcp_url, user), PointedAt(rogue.issuer))
         )
         went = user.authorization_urls
         assert went and all(url.startswith(f"{rogue.issuer}/authorize") for url in went)
@@ -385,7 +359,7 @@ def test_metadata_naming_the_attackers_server_gets_a_token_the_runtime_refuses(
 
 
 def test_control_the_same_client_through_honest_metadata_connects(lab: Lab, mcp_url: str) -> None:
-    said = asyncio.run(try_to_connect(mcp_url, provider(mcp_url, alice())))
+    said = asyncio.run(try_to_connect(mcp_url, mcp_provider(mcp_url, alice())))
     assert said == "connected: tools ['list_activities']"
 
 
@@ -405,7 +379,7 @@ def test_an_altered_authorization_server_metadata_issuer_is_refused(lab: Lab, mc
     # The client checks that the metadata it fetched names the server it asked (RFC 8414
     # §3.3): a document for another issuer, served at the IdP's address, stops the flow.
     user = alice()
-    client = provider(mcp_url, user)
+    client = mcp_provider(mcp_url, user)
 
     async def run() -> None:
         async with (
@@ -429,4 +403,4 @@ def test_the_mcp_clients_token_passed_through_is_refused_by_the_api(lab: Lab, mc
         timeout=TIMEOUT,
     )
     assert resp.status_code == 401
-    assert challenge_of(resp)["error"] == "invalid_token"
+    assert challenge_params(resp)["error"] == "invalid_token"

@@ -108,6 +108,12 @@ def without_call(fn: Callable[[dict], dict]) -> Handler:
     return handler
 
 
+def raw_path(request: Request) -> str:
+    """The path as sent, still percent-encoded: a label such as an ARN may hold an encoded
+    "/", which the decoded ``request.path`` would turn into a separator."""
+    return (request.environ.get("RAW_URI") or request.path).split("?")[0]
+
+
 def check_size(request: Request) -> None:
     """Refuse a request too large to be one of ours, before reading its body."""
     uri = request.environ.get("RAW_URI") or request.full_path

@@ -20,11 +20,15 @@ _INVOCATIONS = re.compile(r"^/runtimes/([^/]+)/invocations/?$")
 
 def resource_url(base: str, arn: str) -> str:
     """The runtime's MCP endpoint without its query: the ``resource`` clients name."""
-    return f"{base}/runtimes/{quote(arn, safe='')}/invocations"
+    return base + _invocations(arn)
 
 
 def metadata_url(base: str, arn: str) -> str:
-    return f"{base}{PREFIX}/runtimes/{quote(arn, safe='')}/invocations"
+    return base + PREFIX + _invocations(arn)
+
+
+def _invocations(arn: str) -> str:
+    return f"/runtimes/{quote(arn, safe='')}/invocations"
 
 
 def arn_in(raw_path: str) -> str | None:

@@ -31,7 +31,7 @@ from werkzeug.wrappers import Request, Response
 from .. import aws
 from ..bearer import bearer_challenge, bearer_token, status_for
 from ..jwt_check import TokenRejected
-from . import resource_metadata
+from . import protocol, resource_metadata
 from .custom_claims import ClaimRule
 from .errors import AwsError
 from .inbound import InboundAuthorizer, TrustedIssuer
@@ -119,8 +119,7 @@ class RuntimeFrontDoor:
 
     def protected_resource(self, request: Request) -> Response:
         """GET a JWT-authorized runtime's Protected Resource Metadata (RFC 9728)."""
-        raw_path = (request.environ.get("RAW_URI") or request.path).split("?")[0]
-        arn = resource_metadata.arn_in(raw_path)
+        arn = resource_metadata.arn_in(protocol.raw_path(request))
         runtime = self.runtimes.get(arn or "")
         if request.method != "GET" or runtime is None or runtime.authorizer != "JWT":
             raise AwsError("ResourceNotFoundException", "No protected resource here.", status=404)

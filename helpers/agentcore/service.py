@@ -92,9 +92,7 @@ class AwsService:
 
     def dispatch(self, request: Request) -> Response:
         protocol.check_size(request)  # before anything reads the body
-        # Route on the path as sent: a label such as an ARN may hold an encoded "/".
-        raw_path = (request.environ.get("RAW_URI") or request.path).split("?")[0]
-        op, labels = self.model.route(request.method, raw_path)
+        op, labels = self.model.route(request.method, protocol.raw_path(request))
         principal = self._authenticate(op.name, request)
         self.throttle.check(op.name)
         handler = self.handlers.get(op.name)

@@ -27,6 +27,7 @@ from ..masking import mask
 from ..web import harden, page_headers
 from . import client_assertion, pages
 from .grants import (
+    USER_GRANT_AUTH_METHODS,
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     RefreshTokenGrant,
@@ -249,12 +250,7 @@ class IdentityProvider:
             "authorization_response_iss_parameter_supported": True,
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_basic",
-                "client_secret_post",
-                client_assertion.METHOD,
-                "none",
-            ],
+            "token_endpoint_auth_methods_supported": list(USER_GRANT_AUTH_METHODS),
             "token_endpoint_auth_signing_alg_values_supported": client_assertion.SIGNING_ALGORITHMS,
             "scopes_supported": [
                 "openid",

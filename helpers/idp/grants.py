@@ -18,7 +18,7 @@ from typing import TypeVar
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 
-from . import resources
+from . import client_assertion, resources
 from .models import AuthorizationCode, Client, IssuedToken, Store, User
 from .tokens import JwtAccessTokenGenerator
 
@@ -54,7 +54,7 @@ class S256Required(CodeChallenge):
 
 
 # How a confidential client may authenticate at /token; each client has its one method.
-CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", client_assertion.METHOD]
 # Where a user's grant is redeemed, a public client (PKCE alone) may too.
 USER_GRANT_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
 
