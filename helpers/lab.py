@@ -81,7 +81,7 @@ class Lab:
         urls = {name: s.url for name, s in self._servers.items()}
         issuer = _issuer_of(aws_mode.oidc_discovery_url()) if aws_mode else urls.pop("idp")
         self.urls = Endpoints(issuer=issuer, **urls)
-        self.idp = None if aws_mode else IdentityProvider(self.urls.issuer, self.clock)
+        self.idp = None if aws_mode else IdentityProvider(self.urls.issuer, self.clock, seed.REALM)
         if self.idp is not None:
             self._seed(self.idp)
         self.agentcore: AgentCorePart | None = None

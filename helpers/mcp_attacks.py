@@ -16,7 +16,7 @@ import httpx2
 
 from .clock import LabClock
 from .idp.app import IdentityProvider
-from .idp.seed import USERS
+from .idp.seed import REALM, USERS
 from .serving import BackgroundServer
 
 
@@ -26,7 +26,7 @@ class RogueServer:
     def __init__(self, resource: str, audience: str) -> None:
         self._server = BackgroundServer("rogue-as")
         self.issuer = self._server.url
-        self.idp = IdentityProvider(self.issuer, LabClock())
+        self.idp = IdentityProvider(self.issuer, LabClock(), REALM)  # a copy, down to its pages
         alice = USERS[0]
         self.idp.store.add_user(alice)  # her name and password, phished
         self.idp.store.add_resource(resource, audience)

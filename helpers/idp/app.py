@@ -25,7 +25,7 @@ from ..clock import LabClock
 from ..jwt_check import TokenRejected, verify_jwt
 from ..masking import mask
 from ..web import harden, page_headers
-from . import client_assertion, pages
+from . import client_assertion
 from .grants import (
     USER_GRANT_AUTH_METHODS,
     AuthorizationCodeGrant,
@@ -37,6 +37,8 @@ from .grants import (
 )
 from .keys import KeyRing
 from .models import Client, IssuedToken, Store
+from .pages import Pages
+from .realm import Realm
 from .registration import OpenRegistration
 from .resources import ResourceIndicator
 from .token_exchange import TokenExchangeGrant
@@ -100,9 +102,11 @@ def _pages_unframed(response: Response) -> Response:
 class IdentityProvider:
     """State plus the Flask app that serves it; one per lab."""
 
-    def __init__(self, issuer: str, clock: LabClock) -> None:
+    def __init__(self, issuer: str, clock: LabClock, realm: Realm) -> None:
         self.issuer = issuer
         self.clock = clock
+        self.realm = realm
+        self.pages = Pages(realm)
         self.keys = KeyRing()
         self.store = Store(clock)
         self.iss = _Issuer(issuer)
@@ -115,7 +119,7 @@ class IdentityProvider:
         server = AuthorizationServer(
             query_client=self.store.clients.get, save_token=self._save_token
         )
-        tokens = JwtAccessTokenGenerator(self.issuer, self.keys, self.clock)
+        tokens = JwtAccessTokenGenerator(self.issuer, self.keys, self.clock, self.realm)
         server.register_token_generator("default", tokens)
         store = self.store
         server.register_grant(
@@ -252,14 +256,7 @@ class IdentityProvider:
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": list(USER_GRANT_AUTH_METHODS),
             "token_endpoint_auth_signing_alg_values_supported": client_assertion.SIGNING_ALGORITHMS,
-            "scopes_supported": [
-                "openid",
-                "profile",
-                "email",
-                "offline_access",
-                "agent:invoke",
-                "activities:read",
-            ],
+            "scopes_supported": self.realm.scopes,
             "claims_supported": ["sub", "name", "preferred_username", "email"],
         }
 
@@ -268,12 +265,12 @@ class IdentityProvider:
         if not next_url.startswith("/authorize"):
             next_url = "/authorize"  # only ever bounce back into our own authorize page
         if request.method == "GET":
-            return pages.login_page(request.script_root + "/login", next_url)
+            return self.pages.login(request.script_root + "/login", next_url)
         user = self.store.user_by_name(request.form.get("username", ""))
         if user is None or not secrets.compare_digest(
             user.password, request.form.get("password", "")
         ):
-            return pages.login_page(
+            return self.pages.login(
                 request.script_root + "/login", next_url, "Unknown user or wrong password."
             ), 401
         session.clear()  # a fresh session on login defeats session fixation
@@ -291,17 +288,17 @@ class IdentityProvider:
                 response = self.server.handle_error_response(request, error)
                 self.iss.add_issuer_parameter(self.server, response)
                 return response
-            return pages.error_page(error.error, error.get_error_description()), 400
+            return self.pages.error(error.error, error.get_error_description()), 400
         if user is None:
             return redirect("/login?" + urlencode({"next": request.full_path}))
         if request.method == "GET":
             scopes = grant.request.scope.split()
             client = grant.client
-            return pages.consent_page(
+            return self.pages.consent(
                 client.client_name, user.name, scopes, session["csrf"], client.self_registered
             )
         if not secrets.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
-            return pages.error_page("invalid_request", "Consent form expired; start again."), 400
+            return self.pages.error("invalid_request", "Consent form expired; start again."), 400
         allowed = request.form.get("decision") == "allow"
         grant.request.user_auth_time = session["auth_time"]
         return self.server.create_authorization_response(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from flask import render_template_string
 
+from .realm import Realm
+
 _LAYOUT = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }} · Lab Identity Provider</title>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }} · {{ realm }}</title>
 <style>
  body { font-family: system-ui, sans-serif; max-width: 30rem; margin: 3rem auto; }
  .card { border: 1px solid #ccd; border-radius: 8px; padding: 1.5rem; }
@@ -24,8 +26,9 @@ _LOGIN = """
      autocomplete="current-password"></label></p>
   <p><button type="submit">Sign in</button></p>
 </form>
-<p><small>Lab users: <code>alice</code> and <code>bob</code> (passwords in
-<code>helpers/idp/seed.py</code>).</small></p>"""
+<p><small>{{ accounts }}: {% for name in usernames %}<code>{{ name }}</code>{{
+  " and " if not loop.last }}{% endfor %} (passwords in
+<code>{{ passwords_in }}</code>).</small></p>"""
 
 _CONSENT = """
 <p><strong>{{ client_name }}</strong> wants to act for <strong>{{ user }}</strong> with:</p>
@@ -43,28 +46,46 @@ _ERROR = """<p class="error" id="error"><code>{{ error }}</code></p><p>{{ descri
 where it came from.</p>"""
 
 
-def _page(title: str, template: str, **context: object) -> str:
-    body = render_template_string(template, **context)
-    return render_template_string(_LAYOUT, title=title, body=body)
+class Pages:
+    """The pages of one authorization server, titled with its realm's name."""
 
+    def __init__(self, realm: Realm) -> None:
+        self.realm = realm
 
-def login_page(action: str, next_url: str, error: str | None = None) -> str:
-    return _page("Sign in", _LOGIN, action=action, next=next_url, error=error)
+    def _page(self, title: str, template: str, **context: object) -> str:
+        body = render_template_string(template, **context)
+        return render_template_string(_LAYOUT, title=title, realm=self.realm.name, body=body)
 
+    def login(self, action: str, next_url: str, error: str | None = None) -> str:
+        realm = self.realm
+        return self._page(
+            "Sign in",
+            _LOGIN,
+            action=action,
+            next=next_url,
+            error=error,
+            accounts=realm.accounts,
+            usernames=realm.usernames,
+            passwords_in=realm.passwords_in,
+        )
 
-def consent_page(
-    client_name: str, user: str, scopes: list[str], csrf: str, self_registered: bool = False
-) -> str:
-    return _page(
-        "Authorize access",
-        _CONSENT,
-        client_name=client_name,
-        user=user,
-        scopes=scopes,
-        csrf=csrf,
-        self_registered=self_registered,
-    )
+    def consent(
+        self,
+        client_name: str,
+        user: str,
+        scopes: list[str],
+        csrf: str,
+        self_registered: bool = False,
+    ) -> str:
+        return self._page(
+            "Authorize access",
+            _CONSENT,
+            client_name=client_name,
+            user=user,
+            scopes=scopes,
+            csrf=csrf,
+            self_registered=self_registered,
+        )
 
-
-def error_page(error: str, description: str) -> str:
-    return _page("Request refused", _ERROR, error=error, description=description)
+    def error(self, error: str, description: str) -> str:
+        return self._page("Request refused", _ERROR, error=error, description=description)

@@ -14,11 +14,26 @@ from joserfc.jwk import import_key
 
 from ..rfc8693 import GRANT_TYPE as TOKEN_EXCHANGE
 from .models import Client, User
+from .realm import Realm
 
 USERS = [
     User("user-1-alice", "alice", "alice-lab-password", "Alice Runner", "alice@example.com"),
     User("user-2-bob", "bob", "bob-lab-password", "Bob Cyclist", "bob@example.com"),
 ]
+
+# The course's identity provider: its APIs are the cast's services.
+REALM = Realm(
+    name="Lab Identity Provider",
+    apis={
+        "agent:invoke": "fitness-agent",
+        "activities:read": "fitness-api",
+        "activities:write": "fitness-api",
+        "mcp:invoke": "fitness-mcp",
+    },
+    accounts="Lab users",
+    usernames=("alice", "bob"),
+    passwords_in="helpers/idp/seed.py",
+)
 
 FRONTEND_CLIENT_ID = "fitness-frontend"
 # What the web app asks for at every login: only what it needs to call the agent for its

@@ -35,7 +35,7 @@ from .grants import CONFIDENTIAL_AUTH_METHODS
 from .keys import KeyRing
 from .models import Client, Store, User
 from .resources import InvalidTargetError
-from .tokens import SCOPE_AUDIENCES, JwtAccessTokenGenerator
+from .tokens import JwtAccessTokenGenerator
 
 
 class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
@@ -77,7 +77,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
             raise InvalidRequestError("Name the service the token is for: audience (or resource).")
         if len(targets) > 1:
             raise InvalidTargetError(description="One audience per token.")
-        if targets[0] not in SCOPE_AUDIENCES.values():
+        if not self.tokens.realm.knows(targets[0]):
             raise InvalidTargetError(description=f"{targets[0]!r} is not a known audience.")
         return targets[0]
 
@@ -110,7 +110,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
             raise InvalidScopeError("Ask for the scopes the next hop needs, and no more.")
         delegable = set(client.scope.split())
         granted = set(str(subject.get("scope", "")).split())
-        invokes = {scope for scope, aud in SCOPE_AUDIENCES.items() if aud == client.client_id}
+        invokes = self.tokens.realm.invoking(client.client_id)
         if "act" not in subject and granted & invokes:
             # The user's own token, with the scope that lets this client act for them
             # (agent:invoke): consent to what the IdP lets the client pass on, no more.

@@ -16,23 +16,15 @@ from joserfc import jwt
 from ..clock import LabClock
 from .keys import KeyRing
 from .models import Client, Store, User
+from .realm import Realm
 
 ACCESS_TOKEN_TTL = 3600
 ID_TOKEN_TTL = 3600
 REFRESH_TOKEN_TTL = 30 * 24 * 3600
 
-# Scopes that grant access to an API map to that API's audience (RFC 9068 §3 lets the
-# server infer the resource from the scope; RFC 8707 resource indicators are not needed).
-SCOPE_AUDIENCES = {
-    "agent:invoke": "fitness-agent",
-    "activities:read": "fitness-api",
-    "activities:write": "fitness-api",
-    "mcp:invoke": "fitness-mcp",
-}
 
-
-def audiences_for(scope: str, issuer: str) -> list[str]:
-    auds = sorted({SCOPE_AUDIENCES[s] for s in scope.split() if s in SCOPE_AUDIENCES})
+def audiences_for(scope: str, issuer: str, realm: Realm) -> list[str]:
+    auds = realm.audiences(scope)
     if "openid" in scope.split():
         auds.append(f"{issuer}/userinfo")
     return auds
@@ -41,9 +33,9 @@ def audiences_for(scope: str, issuer: str) -> list[str]:
 class JwtAccessTokenGenerator(BearerTokenGenerator):
     """RFC 9068 access tokens: ``typ: at+jwt`` with iss, sub, aud, scope, client_id, jti."""
 
-    def __init__(self, issuer: str, keys: KeyRing, clock: LabClock) -> None:
+    def __init__(self, issuer: str, keys: KeyRing, clock: LabClock, realm: Realm) -> None:
         super().__init__(self._access_token, self._refresh_token, self._expires_in)
-        self.issuer, self.keys, self.clock = issuer, keys, clock
+        self.issuer, self.keys, self.clock, self.realm = issuer, keys, clock, realm
 
     @staticmethod
     def _expires_in(client: Client, grant_type: str) -> int:
@@ -66,7 +58,7 @@ class JwtAccessTokenGenerator(BearerTokenGenerator):
         claims = {
             "iss": self.issuer,
             "sub": user.get_user_id() if user else client.get_client_id(),
-            "aud": [audience] if audience else audiences_for(scope, self.issuer),
+            "aud": [audience] if audience else audiences_for(scope, self.issuer, self.realm),
             "scope": scope,
             "client_id": client.get_client_id(),
             "iat": now,
