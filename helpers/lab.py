@@ -9,6 +9,7 @@ start cell never leaves a server behind.
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 import os
 import sys
@@ -36,6 +37,7 @@ from .stopped import MESSAGE as STOPPED
 if TYPE_CHECKING:
     from .agentcore.lab_part import AgentCorePart
     from .secrets.lab_part import OpenBaoPart
+    from .stride import Stride
 
 _current: Lab | None = None
 SERVICES = ("idp", "frontend", "agent", "fitness_api")
@@ -245,11 +247,20 @@ class Lab:
     def browser(self) -> ScriptedBrowser:
         return ScriptedBrowser()
 
+    @functools.cached_property
+    def stride(self) -> Stride:
+        """Stride, a third-party fitness service with its own accounts and authorization
+        server (helpers.stride): started the first time a notebook uses it."""
+        from .stride import Stride
+
+        return Stride(self.clock, self.horizon)
+
     # -- lifecycle --------------------------------------------------------------------
     def stop(self) -> None:
         if self.stopped:
             return
-        stop_together([self.agentcore, self.openbao, *self._servers.values()])
+        stride = self.__dict__.get("stride")  # only if it was started
+        stop_together([self.agentcore, self.openbao, stride, *self._servers.values()])
         self._restore_env()
         self.stopped = True
 

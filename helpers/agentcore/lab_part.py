@@ -129,24 +129,47 @@ class AgentCorePart:
         runtime = self._create_runtime(
             "fitness_coach", "coach", "fitness-agent-runtime", env, audience
         )
+        self._allow_return(runtime, return_url)
+        return runtime["agentRuntimeArn"]
+
+    def _allow_return(self, runtime: dict, return_url: str | None) -> None:
+        """Users come back to ``return_url`` after consenting for this runtime's code."""
         if return_url:
             self._control().update_workload_identity(
                 name=self.identity.runtime.runtimes[runtime["agentRuntimeArn"]].workload,
                 allowedResourceOauth2ReturnUrls=self.horizon.both(return_url),
             )
-        return runtime["agentRuntimeArn"]
 
-    def deploy_mcp(self, *, provider_name: str, activities_url: str) -> str:
+    def deploy_mcp(
+        self,
+        *,
+        provider_name: str,
+        activities_url: str,
+        stride_provider_name: str | None = None,
+        stride_activities_url: str | None = None,
+        return_url: str | None = None,
+    ) -> str:
         """The fitness MCP server as runtime ``fitness_mcp`` (server protocol MCP), created
         through the control plane; returns its ARN. Its JWT authorizer admits tokens for
         fitness-mcp only; it reads the fitness API with tokens AgentCore Identity exchanges
         at ``provider_name``, signed with the MCP runtime role's credentials. It asks for
-        ``activities:read``, and says so to MCP clients (RFC 9728)."""
-        env = {"MCP_PROVIDER_NAME": provider_name, "MCP_ACTIVITIES_URL": activities_url}
+        ``activities:read``, and says so to MCP clients (RFC 9728).
+
+        With ``stride_provider_name`` it also reads Stride, with each user's consent there
+        (USER_FEDERATION); ``return_url`` becomes its workload identity's allowed return URL.
+        """
+        env = {
+            "MCP_PROVIDER_NAME": provider_name,
+            "MCP_ACTIVITIES_URL": activities_url,
+            "MCP_STRIDE_PROVIDER_NAME": stride_provider_name,
+            "MCP_STRIDE_ACTIVITIES_URL": stride_activities_url,
+            "MCP_RETURN_URL": return_url,
+        }
         runtime = self._create_runtime(
             MCP_RUNTIME, "mcp", "fitness-mcp-runtime", env, audiences.MCP, protocol="MCP",
             scopes=["activities:read"],
         )  # fmt: skip
+        self._allow_return(runtime, return_url)
         return runtime["agentRuntimeArn"]
 
     def create_mcp_runtime(self, *, activities_url: str) -> str:

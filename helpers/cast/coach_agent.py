@@ -19,7 +19,9 @@ Actions (``payload["action"]``):
   door, with a token for audience fitness-mcp that AgentCore Identity exchanges from the
   user's JWT (RFC 8693, OBO);
 - ``passthrough``: the anti-pattern, for notebooks to watch fail: the user's own token
-  sent to the MCP runtime, and the MCP server's token sent on to the fitness API.
+  sent to the MCP runtime, and the MCP server's token sent on to the fitness API;
+- ``stride``: the MCP server's ``list_stride_activities`` tool, which reads Stride with the
+  user's own consent there: the first time, the consent URL comes back instead.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from bedrock_agentcore.runtime import BedrockAgentCoreApp, BedrockAgentCoreConte
 
 from ..bearer import forwarded_bearer
 from ..masking import mask
+from .consent import ConsentRequired, hand_back
 
 Step = Callable[[RequestContext], dict[str, Any]]
 
@@ -55,20 +58,6 @@ class CoachConfig:
     # Where a user's browser returns after consenting (one of the workload identity's
     # allowed return URLs); None: the one the runtime passes in OAuth2CallbackUrl.
     return_url: str | None = None
-
-
-class ConsentRequired(Exception):
-    """AgentCore Identity has no token for this user yet: they must consent at ``url`` first."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.url = url
-
-
-def _hand_back(url: str) -> None:
-    # The SDK would otherwise poll Identity every 5 s for up to 10 minutes while the user
-    # consents. A request/response agent hands the URL to its caller and is invoked again.
-    raise ConsentRequired(url)
 
 
 def as_seen_by_runtime(context: RequestContext) -> dict[str, Any]:
@@ -111,7 +100,7 @@ def _activities_reader(config: CoachConfig, provider: str) -> Step:
         provider_name=provider,
         scopes=list(config.scopes),
         auth_flow=config.auth_flow,
-        on_auth_url=_hand_back,
+        on_auth_url=hand_back,
         callback_url=config.return_url,
     )
     def read_activities(context: RequestContext, *, access_token: str) -> dict[str, Any]:
@@ -174,15 +163,24 @@ class _McpSteps:
             ),
         }
 
+    def stride(self, context: RequestContext) -> dict[str, Any]:
+        """Stride through the MCP server, which needs the user's consent at Stride once."""
+        call = self.with_mcp_token(
+            lambda token: self.mcp.call_tool(self.url, token, "list_stride_activities")
+        )
+        if call.consent:  # the MCP server's URL elicitation, for the web app to show
+            return {"consent_required": call.consent["url"], "message": call.consent["message"]}
+        return {"tool": call.as_dict()}
+
 
 def _mcp_steps(config: CoachConfig) -> dict[str, Step]:
     if not (config.mcp_url and config.obo_provider_name):
         refuse = _not_deployed("an MCP runtime and an OBO provider")
-        return {"mcp": refuse, "passthrough": refuse}
+        return {"mcp": refuse, "passthrough": refuse, "stride": refuse}
     from . import mcp_server  # the mcp SDK takes ~0.5 s to import: only MCP clients pay
 
     steps = _McpSteps(config, config.mcp_url, config.obo_provider_name, mcp_server)
-    return {"mcp": steps.through_mcp, "passthrough": steps.passthrough}
+    return {"mcp": steps.through_mcp, "passthrough": steps.passthrough, "stride": steps.stride}
 
 
 def _outbound(step: Step, context: RequestContext) -> dict[str, Any]:

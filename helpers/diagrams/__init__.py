@@ -68,6 +68,11 @@ def mcp_discovery() -> Image:
     return _drawn("mcp_discovery")
 
 
+def stride_consent() -> Image:
+    """How an MCP server gets a user's consent at a third party, and who sees what."""
+    return _drawn("stride_consent")
+
+
 def kept_at(name: str, arguments: dict[str, object]) -> Path:
     """Where the PNG of ``name`` drawn with ``arguments`` is kept, by the code that draws it."""
     request = json.dumps([name, arguments], sort_keys=True)

@@ -420,21 +420,82 @@ _MCP_DISCOVERY = [
 
 def mcp_discovery() -> Figure:
     """How an MCP client finds out where and how to log in, from one URL to the tools."""
-    fig, ax = plt.subplots(figsize=(12.5, 6.4))
+    return _sequence(
+        _MCP_LANES,
+        _MCP_TITLES,
+        [(n, a, b, text, AUDIENCE_COLOURS["fitness-mcp"] if n >= 6 else _NORMAL)
+         for n, a, b, text in _MCP_DISCOVERY],
+        "MCP authorization: from one URL to a token bound to that server",
+        width=12.5,
+    )  # fmt: skip
+
+
+_STRIDE_LANES = {
+    "browser": 0.9, "frontend": 3.0, "coach": 5.1, "mcp": 7.2, "agentcore": 9.3, "stride": 11.4
+}  # fmt: skip
+_STRIDE_TITLES = {
+    "browser": "Alice's browser",
+    "frontend": "Frontend\n(return page)",
+    "coach": "Coach\n(runtime)",
+    "mcp": "MCP server\n(runtime)",
+    "agentcore": "AgentCore\nIdentity",
+    "stride": "Stride\n(its own AS + API)",
+}
+_STRIDE_TOKEN = "#ea580c"  # Stride's token, from Stride's own authorization server
+# (step, from, to, label, colour)
+_STRIDE_CONSENT = [
+    (1, "coach", "mcp", "tools/call list_stride_activities", AUDIENCE_COLOURS["fitness-mcp"]),
+    (1, "mcp", "agentcore", "GetResourceOauth2Token · USER_FEDERATION", _NORMAL),
+    (1, "agentcore", "mcp", "no token in the vault: authorizationUrl", _NORMAL),
+    (2, "mcp", "coach", "InputRequiredResult · URL elicitation", _NORMAL),
+    (2, "coach", "browser", "the consent URL, via the frontend", _NORMAL),
+    (3, "browser", "stride", "/authorize · signs in as alice.runs, allows", _NORMAL),
+    (3, "stride", "browser", "302 → AgentCore's callback · code", _NORMAL),
+    (4, "browser", "agentcore", "callback · code", _NORMAL),
+    (4, "agentcore", "stride", "POST /token · code + verifier + client secret", _NORMAL),
+    (4, "agentcore", "browser", "302 → return page · session_id", _NORMAL),
+    (5, "browser", "frontend", "return page, signed in as Alice", _NORMAL),
+    (5, "frontend", "agentcore", "CompleteResourceTokenAuth · Alice's own token", _NORMAL),
+    (6, "coach", "mcp", "tools/call again", AUDIENCE_COLOURS["fitness-mcp"]),
+    (6, "mcp", "agentcore", "GetResourceOauth2Token → from the vault", _NORMAL),
+    (6, "mcp", "stride", "GET activities · Bearer from Stride", _STRIDE_TOKEN),
+]
+
+
+def stride_consent() -> Figure:
+    """USER_FEDERATION behind an MCP server: the URL goes to the user, the token to the vault."""
+    return _sequence(
+        _STRIDE_LANES,
+        _STRIDE_TITLES,
+        _STRIDE_CONSENT,
+        "Consent at Stride: bound to Alice at the return page, kept in the vault, never "
+        "seen by the coach",
+        width=13.5,
+    )
+
+
+def _sequence(
+    lanes: dict[str, float],
+    titles: dict[str, str],
+    messages: list[tuple[int, str, str, str, str]],
+    caption: str,
+    width: float,
+) -> Figure:
+    """A numbered sequence diagram: one arrow per message, lifelines under titled boxes."""
+    fig, ax = plt.subplots(figsize=(width, len(messages) * 0.4 + 1.2))
     plt.close(fig)
-    top = len(_MCP_DISCOVERY) * 0.62 + 0.9
+    top = len(messages) * 0.62 + 0.9
     y = top - 0.95
-    for number, source, target, label in _MCP_DISCOVERY:
-        colour = AUDIENCE_COLOURS["fitness-mcp"] if number >= 6 else _NORMAL
-        x0, x1 = _MCP_LANES[source], _MCP_LANES[target]
+    for number, source, target, label, colour in messages:
+        x0, x1 = lanes[source], lanes[target]
         _arrow(ax, y, x0, x1, label, colour, False, lift=0.06, fontsize=9, widths=(1.4, 1.4))
         _step_badge(ax, y, number, colour)
         y -= 0.62
     bottom = y + 0.3
-    _lifelines(ax, _MCP_LANES, _MCP_TITLES, top, bottom, fontsize=10)
-    caption = "MCP authorization: from one URL to a token bound to that server"
-    ax.text(6.0, bottom - 0.35, caption, ha="center", va="center", fontsize=10.5)
-    ax.set_xlim(0, 12.0)
+    _lifelines(ax, lanes, titles, top, bottom, fontsize=10)
+    left, right = min(lanes.values()) - 1.0, max(lanes.values()) + 1.1
+    ax.text((left + right) / 2, bottom - 0.35, caption, ha="center", va="center", fontsize=10.5)
+    ax.set_xlim(left, right)
     ax.set_ylim(bottom - 0.7, top + 0.5)
     ax.axis("off")
     fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.02)
@@ -604,6 +665,7 @@ DIAGRAMS: dict[str, Callable[..., Figure]] = {
     "volume_swap": volume_swap,
     "pattern_decision": pattern_decision,
     "mcp_discovery": mcp_discovery,
+    "stride_consent": stride_consent,
 }
 
 
