@@ -16,8 +16,10 @@ from helpers.lab import Lab
 
 def chain_outcomes(lab: Lab) -> Verdict:
     """Each token is good for its own audience only, and no exchange widens the scope or
-    reaches an audience the identity provider does not know."""
-    return check_chain_outcomes({1: "B", 2: "C", 3: "A", 4: "D", 5: "D"})
+    reaches an audience the identity provider does not know: not Stride's either, which
+    only its own authorization server serves. A Stride consent lands in the vault only
+    when the user signed in at the return page is the one who started it."""
+    return check_chain_outcomes({1: "B", 2: "C", 3: "A", 4: "D", 5: "D", 6: "D", 7: "E", 8: "A"})
 
 
 def exchanged_token(lab: Lab) -> Verdict:

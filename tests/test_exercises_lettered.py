@@ -22,7 +22,7 @@ LETTERED: dict[str, tuple[Callable[[object], exercises.Verdict], dict[int, str]]
     ),
     "05 chain outcomes": (
         exercises.check_chain_outcomes,
-        {1: "B", 2: "C", 3: "A", 4: "D", 5: "D"},
+        {1: "B", 2: "C", 3: "A", 4: "D", 5: "D", 6: "D", 7: "E", 8: "A"},
     ),
     "06 deploy-time exposure": (
         exercises.check_deploy_time_exposure,

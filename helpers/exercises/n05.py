@@ -30,6 +30,7 @@ CHAIN_CHOICES = {
     "B": "refused by the MCP runtime's front door: wrong audience",
     "C": "refused by the fitness API: wrong audience",
     "D": "refused by the identity provider: no such exchange",
+    "E": "refused at the web app's return page: another user's consent, nothing stored",
 }
 CHAIN_SCENARIOS = {
     "1": "The coach sends Alice's own access token (aud fitness-agent) to the MCP runtime.",
@@ -40,8 +41,14 @@ CHAIN_SCENARIOS = {
     " activities:write, which she never granted.",
     "5": "The coach asks AgentCore Identity for a token for payroll-api, an audience the"
     " identity provider does not know.",
+    "6": "To read Stride, the MCP server asks AgentCore Identity to exchange its token for"
+    " aud stride-api.",
+    "7": "Bob opens the Stride consent URL the coach got for Alice, signs in at Stride as"
+    " himself and allows.",
+    "8": "Alice opens a Stride consent URL of her own in the browser where she is signed in"
+    " at the frontend, allows, and asks the coach again.",
 }
-_CHAIN_KEY = {"1": "B", "2": "C", "3": "A", "4": "D", "5": "D"}
+_CHAIN_KEY = {"1": "B", "2": "C", "3": "A", "4": "D", "5": "D", "6": "D", "7": "E", "8": "A"}
 
 
 def show_chain_scenarios() -> None:
@@ -53,8 +60,9 @@ def check_chain_outcomes(answers: object) -> Verdict:
     return check_lettered(
         answers,
         _CHAIN_KEY,
-        "Each hop gets its own token, for one audience and no more scope than the user gave.",
-        "whose audience is in the token, and who is asked to widen it?",
+        "Each hop gets its own token, for one audience and no more scope than the user gave;"
+        " a third party's token takes the user's own consent, bound to the user.",
+        "whose audience is in the token, who is asked to widen it, and who signed in where?",
     )
 
 
