@@ -26,6 +26,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSRequest
 from botocore.client import BaseClient
 from botocore.credentials import Credentials
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import settings
 from jwt.algorithms import RSAAlgorithm
 from jwt.utils import base64url_encode
 
@@ -46,6 +47,13 @@ BOB = ("bob", "bob-lab-password")
 # attack the API with. The client's registration allows it (seed.FRONTEND_ALLOWED_SCOPE).
 LOGIN_SCOPE = "openid profile offline_access activities:read"
 TIMEOUT = 10
+
+# How many hostile requests each property test generates (tests/test_hostile.py). CI's
+# second pass, which looks for tests that depend on their order and not on their inputs,
+# runs the same tests with --hypothesis-profile=order: the same requests, fewer of them.
+settings.register_profile("course", max_examples=300)
+settings.register_profile("order", max_examples=30)
+settings.load_profile("course")
 
 
 @pytest.fixture(scope="session")

@@ -101,6 +101,11 @@ class Notebook:
         self.page.get_by_text(item, exact=True).click()
 
     def restart_and_run_all(self) -> None:
+        self.start_restart_and_run_all()
+        self.wait_until_idle()
+
+    def start_restart_and_run_all(self) -> None:
+        """Restart the kernel and run all cells; return once the first cell runs."""
         # A prompt shows [*] while its cell waits or runs: seen once, then gone from every
         # cell, the whole notebook has run.
         self.page.evaluate(
@@ -122,7 +127,6 @@ class Notebook:
             except Exception:
                 if attempt == 2:
                     raise
-        self.wait_until_idle()
 
     def wait_until_idle(self) -> None:
         self.page.wait_for_function(

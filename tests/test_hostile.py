@@ -32,8 +32,7 @@ from helpers.agentcore.protocol import MAX_BODY_BYTES, MAX_URI_BYTES
 from helpers.lab import Lab
 
 hostile = pytest.mark.attack
-SETTINGS = settings(
-    max_examples=300,
+SETTINGS = settings(  # max_examples: the profile's (tests/conftest.py)
     deadline=None,
     derandomize=True,  # the same requests on every run: a failure in CI replays locally
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -342,7 +341,7 @@ def test_operations_the_lab_does_not_emulate_answer_501_or_an_error(lab: Lab, se
     others = sorted(set(MODELS[service].operation_names) - handled)
     url = SERVICES[service](lab)
 
-    @settings(SETTINGS, max_examples=150)
+    @settings(SETTINGS, max_examples=SETTINGS.max_examples // 2)
     @given(request=hostile_request(service, others))
     def barrage(request: tuple[str, Wire]) -> None:
         operation, wire = request

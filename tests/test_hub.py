@@ -111,13 +111,17 @@ def learners(hub: Hub, chromium_browser: object) -> Iterator[dict[str, Learner]]
 
 @pytest.fixture(scope="module")
 def ran(learners: dict[str, Learner]) -> Iterator[dict[str, Notebook]]:
-    """Notebook 01, run to the end by each learner in their own server."""
-    notebooks = {}
-    for who, learner in learners.items():
-        notebook = Notebook(learner.context, learner, "01_browser_login.ipynb")
-        notebook.restart_and_run_all()
+    """Notebook 01, run to the end by each learner in their own server, both at once as in
+    a class."""
+    notebooks = {
+        who: Notebook(learner.context, learner, "01_browser_login.ipynb")
+        for who, learner in learners.items()
+    }
+    for notebook in notebooks.values():
+        notebook.start_restart_and_run_all()
+    for who, notebook in notebooks.items():
+        notebook.wait_until_idle()
         notebook.screenshot(f"-hub-{who}")
-        notebooks[who] = notebook
     yield notebooks
 
 
