@@ -21,13 +21,25 @@ ACTIVITIES = {
 
 
 def create_fitness_api(resource_server: ResourceServer) -> Flask:
-    app = harden(Flask("lab-fitness-api"))
+    return activities_api("lab-fitness-api", resource_server, ACTIVITIES_PATH, ACTIVITIES)
+
+
+def activities_api(
+    name: str,
+    resource_server: ResourceServer,
+    path: str,
+    activities: dict[str, list[dict]],
+    scope: str = "activities:read",
+) -> Flask:
+    """An API with one endpoint: the activities of the athlete the bearer token names."""
+    app = harden(Flask(name))
     app.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: "ok")
 
-    @app.get(ACTIVITIES_PATH)
-    @resource_server.protect("activities:read")
-    def activities():  # noqa: ANN202
+    @app.get(path)
+    @resource_server.protect(scope)
+    def athlete_activities():  # noqa: ANN202
         # The token's subject decides whose data comes back: never a query parameter.
-        return jsonify(athlete=g.claims["sub"], activities=ACTIVITIES.get(g.claims["sub"], []))
+        athlete = g.claims["sub"]
+        return jsonify(athlete=athlete, activities=activities.get(athlete, []))
 
     return app

@@ -9,9 +9,9 @@ can (notebook 05).
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify
+from flask import Flask
 
-from ..web import harden
+from .fitness_api import activities_api
 from .resource_server import ResourceServer
 
 AUDIENCE = "stride-api"
@@ -29,13 +29,4 @@ ACTIVITIES = {
 
 
 def create_stride_api(resource_server: ResourceServer) -> Flask:
-    app = harden(Flask("lab-stride-api"))
-    app.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: "ok")
-
-    @app.get(ACTIVITIES_PATH)
-    @resource_server.protect(SCOPE)
-    def activities():  # noqa: ANN202
-        athlete = g.claims["sub"]
-        return jsonify(athlete=athlete, activities=ACTIVITIES.get(athlete, []))
-
-    return app
+    return activities_api("lab-stride-api", resource_server, ACTIVITIES_PATH, ACTIVITIES, SCOPE)
