@@ -54,26 +54,34 @@ def new_context(browser: object) -> object:
 
 
 class Notebook:
-    """One notebook open in JupyterLab, in a page of its own."""
+    """One notebook open in JupyterLab: in a page of its own, or in the page of a notebook
+    done with (``after``), in place of it. JupyterLab boots in a new page, some 10 s before
+    the first cell shows; opened in its place, the next notebook is there in a second."""
 
-    def __init__(self, context: object, server: JupyterServer, name: str) -> None:
+    def __init__(
+        self, context: object, server: JupyterServer, name: str, after: Notebook | None = None
+    ) -> None:
         self.server = server
         self.context = context
-        self.page = self.context.new_page()
-        self.console_errors: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self._error(str(error)))
-        self.page.on("response", self._response)
         self.name = name
-        # A workspace of its own, reset: otherwise JupyterLab restores the tabs other pages
-        # opened, and two pages on one notebook share its kernel and its widgets.
-        workspace = f"{Path(name).stem}-{secrets.token_hex(4)}"
-        self.page.goto(
-            f"{server.url}lab/workspaces/{workspace}/tree/notebooks/{name}"
-            f"?reset{server.page_query()}"
-        )
+        if after is None:
+            self.page = self.context.new_page()
+            self._errors: list[str] = []
+            self.page.on("console", self._console)
+            self.page.on("pageerror", lambda error: self._error(str(error)))
+            self.page.on("response", self._response)
+        else:  # the page and its console go on; only what it logs from now on is ours
+            self.page, self._errors = after.page, after._errors
+        self._errors_before = len(self._errors)
         self.panel = self.page.locator(PANEL)
         try:
+            if after is None:
+                self._open_in_new_page()
+            else:
+                after.close_and_shut_down()
+                self.menu("File", "Open from Path…")
+                self.page.locator(".jp-Dialog input").fill(f"notebooks/{name}")
+                self.page.locator(".jp-Dialog .jp-mod-accept").click()
             self.panel.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
             self.panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
             # The kernel JupyterLab started for the notebook must be up and connected, or a
@@ -84,9 +92,29 @@ class Notebook:
             self.screenshot("-failed-to-open")
             raise
 
+    def _open_in_new_page(self) -> None:
+        # A workspace of its own, reset: otherwise JupyterLab restores the tabs other pages
+        # opened, and two pages on one notebook share its kernel and its widgets.
+        workspace = f"{Path(self.name).stem}-{secrets.token_hex(4)}"
+        self.page.goto(
+            f"{self.server.url}lab/workspaces/{workspace}/tree/notebooks/{self.name}"
+            f"?reset{self.server.page_query()}"
+        )
+
+    @property
+    def console_errors(self) -> list[str]:
+        """What the page logged as an error since this notebook opened."""
+        return self._errors[self._errors_before :]
+
+    def close_and_shut_down(self) -> None:
+        """File > Close and Shut Down Notebook: the tab goes, and its kernel (and lab) too."""
+        self.menu("File", "Close and Shut Down Notebook…")
+        self.page.locator(".jp-Dialog .jp-mod-accept").click()
+        self.panel.wait_for(state="detached")
+
     def _response(self, response: object) -> None:
         if response.status >= 500:  # name the URL: the console only says "500"
-            self.console_errors.append(f"HTTP {response.status} from {response.url}")
+            self._errors.append(f"HTTP {response.status} from {response.url}")
 
     def _console(self, message: object) -> None:
         if message.type == "error":
@@ -94,7 +122,7 @@ class Notebook:
 
     def _error(self, text: str) -> None:
         if not any(noise.search(text) for noise in JUPYTERLAB_RESTART_NOISE):
-            self.console_errors.append(text)
+            self._errors.append(text)
 
     def menu(self, menu: str, item: str) -> None:
         self.page.get_by_role("menuitem", name=menu, exact=True).click()

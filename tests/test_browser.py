@@ -105,14 +105,20 @@ def proxied_jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jup
 
 
 class RanNotebooks:
-    """Notebooks opened and run once each, for the tests that look further into them."""
+    """Notebooks opened and run once each, for the tests that look further into them.
+
+    A notebook done with leaves its page to the next one, which opens in place of it: the
+    page boots JupyterLab once for several notebooks."""
 
     def __init__(self, browser: object) -> None:
         self.browser, self.ran = browser, {}
+        self.spare: dict[str, Notebook] = {}  # JupyterLab's URL -> a page free for the next
 
     def get(self, jupyterlab: JupyterLab, name: str) -> Notebook:
         if (jupyterlab.url, name) not in self.ran:
-            notebook = Notebook(new_context(self.browser), jupyterlab, name)
+            previous = self.spare.pop(jupyterlab.url, None)
+            context = previous.context if previous else new_context(self.browser)
+            notebook = Notebook(context, jupyterlab, name, after=previous)
             try:
                 notebook.restart_and_run_all()
             except Exception:
@@ -124,10 +130,10 @@ class RanNotebooks:
         return self.ran[jupyterlab.url, name]
 
     def done_with(self, jupyterlab: JupyterLab, name: str) -> None:
-        self.ran.pop((jupyterlab.url, name)).close()
+        self.spare[jupyterlab.url] = self.ran.pop((jupyterlab.url, name))
 
     def close(self) -> None:
-        for notebook in self.ran.values():
+        for notebook in [*self.ran.values(), *self.spare.values()]:
             notebook.close()
 
 
