@@ -23,7 +23,7 @@ import pytest
 import requests
 from botocore.model import OperationModel, Shape
 from conftest import TIMEOUT, sign
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpers import aws
@@ -444,12 +444,42 @@ def assert_oauth_error(resp: requests.Response, what: str) -> None:
     assert isinstance(body.get("error"), str) or "error_description" in body, what
 
 
+def frontend_at(redirect_uri: str) -> list[tuple[str, str]]:
+    return [("client_id", "fitness-frontend"), ("redirect_uri", redirect_uri)]
+
+
+@hostile
+@pytest.mark.parametrize(
+    "query, error",
+    [
+        ({"response_type": '"'}, "unsupported_response_type"),
+        (
+            {"response_type": "tok\u00e9n", **dict(frontend_at("http://127.0.0.1/cb"))},
+            "unsupported_response_type",
+        ),
+        ({"response_type": "code", **dict(frontend_at('http://127.0.0.1/"x'))}, "invalid_request"),
+    ],
+)
+def test_characters_no_oauth_error_may_repeat_get_an_error_page(
+    lab: Lab, query: dict, error: str
+) -> None:
+    resp = requests.get(
+        lab.urls.issuer + "/authorize", params=query, timeout=TIMEOUT, allow_redirects=False
+    )
+    assert resp.status_code == 400
+    assert f'<p class="error" id="error"><code>{error}</code></p>' in resp.text
+
+
 @hostile
 def test_every_idp_endpoint_answers_hostile_input_with_an_oauth_error(lab: Lab) -> None:
     before = idp_state(lab)
 
     @SETTINGS
     @given(request=idp_request())
+    # Found by the barrage: authlib repeats these in an error description, and a character
+    # RFC 6749 forbids there made it raise instead of answering (a 500).
+    @example(request=("GET", "/authorize", {}, [("response_type", '"')]))
+    @example(request=("GET", "/authorize", {}, [("response_type", "code"), *frontend_at("é")]))
     def barrage(request: tuple[str, str, dict, bytes | list]) -> None:
         method, path, headers, body = request
         url = lab.urls.issuer + path

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -209,6 +210,7 @@ class IdentityProvider:
         app.secret_key = secrets.token_bytes(32)
         app.config["SESSION_COOKIE_NAME"] = "idp_session"
         app.before_request(_unparseable_client_auth)
+        app.before_request(self._unrepeatable_parameter)
         app.after_request(_pages_unframed)
         routes = {
             "/healthz": (lambda: "ok", ["GET"]),
@@ -226,6 +228,22 @@ class IdentityProvider:
         for path, (view, methods) in routes.items():
             app.add_url_rule(path, endpoint=path, view_func=view, methods=methods)
         return app
+
+    def _unrepeatable_parameter(self) -> tuple[str, int] | None:
+        """An authorization request whose response_type or redirect_uri has characters an
+        OAuth error description may not carry (RFC 6749 §4.1.2.1: %x20-21, %x23-5B, %x5D-7E).
+
+        authlib repeats both in its error descriptions, and refuses to build such an error:
+        a ValueError, a 500. Neither is valid with those characters anyway (one is a token,
+        the other a URI), and the redirect URI cannot be trusted: an error page says so.
+        """
+        if request.path != "/authorize":
+            return None
+        codes = {"response_type": "unsupported_response_type", "redirect_uri": "invalid_request"}
+        for name, error in codes.items():
+            if invalid_error_characters(request.values.get(name, "")):
+                return self.pages.error(error, f"The {name} has characters no valid one has."), 400
+        return None
 
     def discovery(self):  # noqa: ANN201 - Flask response
         """One document at both addresses: OIDC discovery and RFC 8414 metadata."""
