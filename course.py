@@ -52,6 +52,7 @@ LAB_SETTINGS = os.path.join("classroom", "jupyterlab-settings")
 VENV = ".venv"
 STAMP = os.path.join(VENV, ".course-stamp")
 INSTALL_LOG = os.path.join(VENV, "course-install.log")
+UV = "uv==0.13.9"  # the installer course.py tries first (see install_pinned)
 LOCK_INPUTS = ("requirements.txt", "pyproject.toml")
 RECIPE = "1"  # bump when the install steps below change, to force a reinstall
 # JupyterHub's proxy (configurable-http-proxy) comes from npm, pinned by its lock file.
@@ -155,6 +156,28 @@ def site_packages():
     return subprocess.check_output([python, "-c", code], text=True).strip()
 
 
+def install_pinned(python, log):
+    """requirements.txt, then the project itself, into .venv. Return 0 or pip's rc.
+
+    uv (from PyPI, into .venv) installs the same pins in seconds where pip takes minutes;
+    if it cannot (no uv for this platform, an index only pip is configured for), pip does.
+    Neither compiles: ensure_venv compiles everything afterwards on every core at once.
+    """
+    uv = [python, "-m", "uv", "pip", "install", "--python", python]
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check"]
+    if run_logged(pip + ["--no-compile", UV], log) == 0:
+        rc = run_logged(uv + ["-r", "requirements.txt"], log)
+        if rc == 0:
+            rc = run_logged(uv + ["--no-deps", "--editable", "."], log)
+        if rc == 0:
+            return 0
+        log.write("\nuv could not install: pip now\n")
+    rc = run_logged(pip + ["--no-compile", "-r", "requirements.txt"], log)
+    if rc == 0:
+        rc = run_logged(pip + ["--no-deps", "--editable", "."], log)
+    return rc
+
+
 def ensure_venv():
     """Create or update .venv so it matches requirements.txt + pyproject.toml. Return 0 or rc."""
     for name in LOCK_INPUTS:
@@ -184,16 +207,11 @@ def ensure_venv():
 
     count = len(pinned_lines("requirements.txt"))
     if fresh or read_stamp() is None:
-        say(f"installing {count} pinned packages (first run takes ~1 min)...")
+        say(f"installing {count} pinned packages (the first run takes a minute or two)...")
     else:
         say(f"requirements changed: updating .venv ({count} pinned packages)...")
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check"]
     with open(INSTALL_LOG, "w", encoding="utf-8") as log:
-        # pip compiles every module it installs, one file after another (a third of the
-        # install); compileall does the same on every core at once.
-        rc = run_logged(pip + ["--no-compile", "-r", "requirements.txt"], log)
-        if rc == 0:
-            rc = run_logged(pip + ["--no-deps", "--editable", "."], log)
+        rc = install_pinned(python, log)
         if rc == 0:  # a module that will not compile stays in the log, as with pip
             run_logged([python, "-m", "compileall", "-q", "-j", "0", site_packages()], log)
     if rc != 0:
