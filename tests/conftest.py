@@ -32,6 +32,7 @@ from jwt.utils import base64url_encode
 
 from helpers import aws
 from helpers.browser import ScriptedBrowser
+from helpers.cast import fitness_api
 from helpers.idp.grants import new_family
 from helpers.idp.models import IssuedToken
 from helpers.lab import Lab
@@ -415,6 +416,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 # -- the official MCP client, logging in through the scripted browser -------------------
 # The mcp SDK is imported where it is used: most test files never need it.
 MCP_REDIRECT = "http://127.0.0.1:33418/callback"  # the MCP client's loopback redirect URI
+
+
+def lab_with_mcp_runtime() -> Iterator[Lab]:
+    """A lab whose fitness MCP server runs on its runtime, as notebook 10 finds it."""
+    with Lab(agentcore=True) as lab:
+        lab.agentcore.create_mcp_runtime(
+            activities_url=lab.urls.fitness_api + fitness_api.ACTIVITIES_PATH
+        )
+        yield lab
 
 
 def mcp_provider(url: str, user: ScriptedUser, storage: Tokens | None = None):  # noqa: ANN201

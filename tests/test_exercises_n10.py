@@ -11,21 +11,16 @@ import copy
 from collections.abc import Iterator
 
 import pytest
-from conftest import MCP_REDIRECT, mcp_list_and_call, mcp_provider
+from conftest import MCP_REDIRECT, lab_with_mcp_runtime, mcp_list_and_call, mcp_provider
 
 from helpers import exercises
-from helpers.cast import fitness_api
 from helpers.lab import Lab
 from helpers.mcp_login import ScriptedUser
 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    with Lab(agentcore=True) as lab:
-        lab.agentcore.create_mcp_runtime(
-            activities_url=lab.urls.fitness_api + fitness_api.ACTIVITIES_PATH
-        )
-        yield lab
+    yield from lab_with_mcp_runtime()
 
 
 def answer_of(lab: Lab, username: str, password: str) -> dict:

@@ -19,6 +19,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from conftest import (
     MCP_REDIRECT,
     challenge_params,
+    lab_with_mcp_runtime,
     mcp_list_and_call,
     mcp_provider,
     new_verifier,
@@ -41,11 +42,7 @@ TIMEOUT = 10
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    with Lab(agentcore=True) as lab:
-        lab.agentcore.create_mcp_runtime(
-            activities_url=lab.urls.fitness_api + fitness_api.ACTIVITIES_PATH
-        )
-        yield lab
+    yield from lab_with_mcp_runtime()
 
 
 @pytest.fixture(scope="module")
