@@ -117,33 +117,48 @@ def client(
     Without ``loader`` it shares the models boto3's default session has parsed (start_lab
     gives that session the lab's loader), as a plain ``boto3.client`` call would.
     """
-    import boto3
     from botocore.config import Config
+
+    if _profile_of(credentials) is None:
+        kw.setdefault("region_name", REGION)
+        # A local server either answers at once or is down: fail fast instead of retrying
+        # with back-off, so a stopped lab shows up as an error rather than as a hung cell.
+        kw.setdefault(
+            "config",
+            Config(
+                retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=10
+            ),
+        )
+    return session(credentials, loader).client(service, endpoint_url=url, **kw)
+
+
+def session(credentials: LabCredentials = AGENT_RUNTIME, loader: Loader | None = None) -> Any:
+    """The boto3 session :func:`client` makes its client from. A caller making many clients
+    in a row keeps one: a client from a session that made one before costs milliseconds,
+    where a new session's set-up costs tens of them."""
+    import boto3
 
     if loader is None and boto3.DEFAULT_SESSION is not None:
         loader = boto3.DEFAULT_SESSION._session.get_component("data_loader")
-    mode = AwsMode.from_env()
-    principal = next((n for n, c in PRINCIPALS.items() if c == credentials), None)
-    if mode is not None and principal is not None:
-        session = boto3.session.Session(
-            profile_name=mode.profile_for(principal), botocore_session=botocore_session(loader)
+    profile = _profile_of(credentials)
+    if profile is not None:
+        return boto3.session.Session(
+            profile_name=profile, botocore_session=botocore_session(loader)
         )
-        return session.client(service, endpoint_url=url, **kw)
-    kw.setdefault("region_name", REGION)
-    # A local server either answers at once or is down: fail fast instead of retrying with
-    # back-off, so a stopped lab shows up as an error rather than as a hung cell.
-    kw.setdefault(
-        "config",
-        Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=10),
-    )
     # A session of its own: the default session is shared and not thread-safe, and it
     # must never pick up the learner's real AWS credentials.
-    session = boto3.session.Session(
+    return boto3.session.Session(
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_access_key,
         botocore_session=botocore_session(loader),
     )
-    return session.client(service, endpoint_url=url, **kw)
+
+
+def _profile_of(credentials: LabCredentials) -> str | None:
+    """In AWS mode, the AWS profile acting as the principal with ``credentials``."""
+    mode = AwsMode.from_env()
+    principal = next((n for n, c in PRINCIPALS.items() if c == credentials), None)
+    return None if mode is None or principal is None else mode.profile_for(principal)
 
 
 class MotoApp:

@@ -49,7 +49,7 @@ from starlette.responses import JSONResponse, Response
 from ..bearer import forwarded_bearer
 from ..jwt_check import decode_unverified
 from ..masking import mask
-from . import audiences, fitness_api
+from . import audiences
 from .consent import ConsentRequired, hand_back
 
 AUDIENCE = audiences.MCP
@@ -131,7 +131,7 @@ def _api_reader(config: McpConfig) -> Callable[[str, str], Activities]:
         provider_name=config.provider_name,
         scopes=[SCOPE],
         auth_flow="ON_BEHALF_OF_TOKEN_EXCHANGE",
-        audiences=[fitness_api.AUDIENCE],
+        audiences=[audiences.FITNESS_API],
     )
     def with_api_token(received: str, *, access_token: str) -> Activities:
         resp = requests.get(

@@ -109,6 +109,7 @@ class ThrottledSecretsManager:
         self.url = self._server.url
         self._lock = threading.Lock()
         self._stats = BackendStats()
+        self._session: Any = None  # one boto3 session makes every client: see client()
 
     @property
     def stats(self) -> BackendStats:
@@ -131,7 +132,12 @@ class ThrottledSecretsManager:
             connect_timeout=10,
             read_timeout=30,
         )
-        return aws.client("secretsmanager", self.url, config=config)
+        with self._lock:  # a boto3 session makes one client at a time
+            if self._session is None:
+                self._session = aws.session()
+            return self._session.client(
+                "secretsmanager", endpoint_url=self.url, region_name=aws.REGION, config=config
+            )
 
     def start(self) -> ThrottledSecretsManager:
         self._moto = aws.MotoApp()
