@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from botocore.client import BaseClient
 
 from helpers.agentcore.vault import (
@@ -54,11 +55,6 @@ def kms(moto: MotoServer) -> Iterator[BaseClient]:
 @pytest.fixture
 def cmk(kms: BaseClient) -> str:
     return kms.create_key(Description="token vault CMK")["KeyMetadata"]["Arn"]
-
-
-def key_id(arn: str) -> str:
-    """moto's disable/enable/schedule-deletion find a key by its id only, not by its ARN."""
-    return arn.rsplit("/", 1)[1]
 
 
 @pytest.fixture
@@ -217,14 +213,14 @@ def test_disabled_cmk_fails_closed_until_enabled(
 ) -> None:
     vault.set_cmk(cmk)
     vault.put_oauth2_token(WORKLOAD, "alice", PROVIDER, TOKEN)
-    kms.disable_key(KeyId=key_id(cmk))
+    kms.disable_key(KeyId=cmk)
     with pytest.raises(VaultKeyUnavailable, match="is Disabled"):
         vault.get_oauth2_token(WORKLOAD, "alice", PROVIDER)
     with pytest.raises(VaultKeyUnavailable, match="is Disabled"):
         vault.put_oauth2_token(WORKLOAD, "bob", PROVIDER, TOKEN)
     with pytest.raises(VaultKeyUnavailable, match="is Disabled"):
         vault.set_service_managed()  # nothing can be re-wrapped without the old key
-    kms.enable_key(KeyId=key_id(cmk))
+    kms.enable_key(KeyId=cmk)
     assert vault.get_oauth2_token(WORKLOAD, "alice", PROVIDER) == TOKEN
     vault.put_oauth2_token(WORKLOAD, "bob", PROVIDER, TOKEN)
 
@@ -232,11 +228,56 @@ def test_disabled_cmk_fails_closed_until_enabled(
 def test_cmk_pending_deletion_fails_closed(vault: TokenVault, kms: BaseClient, cmk: str) -> None:
     vault.set_cmk(cmk)
     vault.put_api_key("weather", "wx-api-key-4455")
-    kms.schedule_key_deletion(KeyId=key_id(cmk), PendingWindowInDays=7)
+    kms.schedule_key_deletion(KeyId=cmk, PendingWindowInDays=7)
     with pytest.raises(VaultKeyUnavailable, match="is PendingDeletion"):
         vault.get_api_key("weather")
     with pytest.raises(VaultKeyUnavailable, match="is PendingDeletion"):
         vault.put_api_key("weather", "wx-api-key-9999")
+
+
+# AWS takes "the key ID or key ARN" in each; the key's state after it.
+KEY_STATE_WALK = [
+    ("disable_key", {}, "Disabled"),
+    ("enable_key", {}, "Enabled"),
+    ("schedule_key_deletion", {"PendingWindowInDays": 7}, "PendingDeletion"),
+    ("cancel_key_deletion", {}, "Disabled"),
+]
+
+
+@pytest.mark.parametrize("by", ["KeyId", "Arn"])
+def test_key_state_changes_by_key_id_or_key_arn(kms: BaseClient, by: str) -> None:
+    key = kms.create_key(Description="state walk")["KeyMetadata"]
+    for operation, extra, state in KEY_STATE_WALK:
+        answer = getattr(kms, operation)(KeyId=key[by], **extra)
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200, operation
+        assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == state
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"\xff\xfe{}", b"[1]", b'"KeyId"', b"[" * 100_000],
+    ids=["broken", "not-utf8", "array", "string", "deep"],
+)
+@pytest.mark.parametrize("operation", ["DisableKey", "Encrypt"])
+def test_a_json_body_moto_cannot_read_is_refused_as_aws_does(
+    moto: MotoServer, kms: BaseClient, operation: str, body: bytes
+) -> None:
+    keys_before = kms.list_keys()["Keys"]
+    answer = requests.post(
+        moto.url,
+        data=body,
+        headers={
+            "X-Amz-Target": f"TrentService.{operation}",
+            "Content-Type": "application/x-amz-json-1.1",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIALABOPERATOR00001/20261203/"
+            f"{REGION}/kms/aws4_request, SignedHeaders=host, Signature=0",
+        },
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert answer.headers["x-amzn-ErrorType"] == "SerializationException"
+    assert answer.json()["__type"] == "SerializationException"
+    assert kms.list_keys()["Keys"] == keys_before
 
 
 def _alias_arn(kms: BaseClient, key: dict) -> str:
