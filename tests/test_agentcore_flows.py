@@ -168,7 +168,8 @@ def test_a_trusted_backend_completes_with_the_user_id_it_vouched_for(lab: Lab) -
 def test_a_completed_session_cannot_be_replayed(lab: Lab) -> None:
     alice = sign_in(lab, "alice")
     started = ask_token(lab, wat_for(lab, alice), forceAuthentication=True)
-    assert consent(lab, alice, started["authorizationUrl"]).status_code == 200
+    page = consent(lab, alice, started["authorizationUrl"])
+    assert page.status_code == 200 and page.json() == {"status": "authorized"}  # no customState
     again = alice.browser.visit(
         f"{return_url(lab)}?session_id={quote(started['sessionUri'], safe='')}"
     )

@@ -244,7 +244,9 @@ class Frontend:
         except ParamValidationError as exc:  # a session_id that is no session URI at all
             return jsonify(error="ValidationException", error_description=str(exc)), 400
         self.consents[uri] = "COMPLETED"
-        return jsonify(status="authorized", state=request.args.get("state"))
+        # The app's own customState comes back as "state", when it set one.
+        state = request.args.get("state")
+        return jsonify(status="authorized", **({"state": state} if state is not None else {}))
 
     def give_up_consent(self, uri: str) -> None:
         """A consent nobody waits for any more: if it comes back, it is not completed."""
