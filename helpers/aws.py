@@ -121,7 +121,8 @@ def client(
     """
     from botocore.config import Config
 
-    if _profile_of(credentials) is None:
+    profile = _profile_of(credentials)
+    if profile is None:
         kw.setdefault("region_name", REGION)
         # A local server either answers at once or is down: fail fast instead of retrying
         # with back-off, so a stopped lab shows up as an error rather than as a hung cell.
@@ -131,18 +132,21 @@ def client(
                 retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=10
             ),
         )
-    return session(credentials, loader).client(service, endpoint_url=url, **kw)
+    return _session(profile, credentials, loader).client(service, endpoint_url=url, **kw)
 
 
 def session(credentials: LabCredentials = AGENT_RUNTIME, loader: Loader | None = None) -> Any:
     """The boto3 session :func:`client` makes its client from. A caller making many clients
     in a row keeps one: a client from a session that made one before costs milliseconds,
     where a new session's set-up costs tens of them."""
+    return _session(_profile_of(credentials), credentials, loader)
+
+
+def _session(profile: str | None, credentials: LabCredentials, loader: Loader | None) -> Any:
     import boto3
 
     if loader is None and boto3.DEFAULT_SESSION is not None:
         loader = boto3.DEFAULT_SESSION._session.get_component("data_loader")
-    profile = _profile_of(credentials)
     if profile is not None:
         return boto3.session.Session(
             profile_name=profile, botocore_session=botocore_session(loader)
