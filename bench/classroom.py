@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import statistics
 import sys
 import tempfile
@@ -46,6 +47,7 @@ MEMORY_TARGET_MIB = 300.0
 SAMPLE_EVERY_S = 0.1
 CELL_TIMEOUT_S = 600
 ALONE_RUNS = 3
+HUB_LOG_LINES = 12  # of what the hub logged about a learner who failed
 
 
 def code_cells(name: str) -> list[str]:
@@ -60,6 +62,28 @@ class Learner:
     notebook_s: dict[str, float] = field(default_factory=dict)
     peak_mib: float = 0.0
     error: str = ""
+    # What the learner's kernel client logged (a websocket closing says why) and what the
+    # hub logged about the learner: shown when the learner fails.
+    client_log: list[str] = field(default_factory=list)
+    hub_log: list[str] = field(default_factory=list)
+
+    def logger(self) -> logging.Logger:
+        """A logger for this learner's kernel clients that keeps their messages here."""
+        log = logging.getLogger(f"classroom-bench.{self.name}")
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        if not log.handlers:
+            log.addHandler(_KeptIn(self.client_log))
+        return log
+
+
+class _KeptIn(logging.Handler):
+    def __init__(self, kept: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.kept = kept
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.kept.append(record.getMessage())
 
 
 class ClassMemory:
@@ -96,7 +120,7 @@ class ClassMemory:
         self._thread.join()
 
 
-def run_notebook(signed_in: SignedIn, name: str) -> float:
+def run_notebook(signed_in: SignedIn, name: str, log: logging.Logger) -> float:
     """Run every code cell of ``name`` in a new kernel of the learner's server; the time
     from asking for the kernel to the last cell's reply (closing it is not waited on by a
     learner, and the client's websocket sometimes takes 10 s to wind down)."""
@@ -106,10 +130,14 @@ def run_notebook(signed_in: SignedIn, name: str) -> float:
         server_url=signed_in.url.rstrip("/"),
         token=signed_in.token,
         headers=signed_in.api_headers(),
+        log=log,
     )
     with kernel_client as kernel:
         for number, code in enumerate(code_cells(name), 1):
-            reply = kernel.execute(code, timeout=CELL_TIMEOUT_S)
+            try:
+                reply = kernel.execute(code, timeout=CELL_TIMEOUT_S)
+            except RuntimeError as exc:  # the websocket to the kernel closed under it
+                raise RuntimeError(f"{name}, code cell {number}: {exc}") from None
             if reply["status"] != "ok":
                 raise RuntimeError(f"{name}, code cell {number}: {reply['status']}")
         ran_s = time.perf_counter() - began
@@ -125,7 +153,7 @@ def attend(hub: Hub, learner: Learner, start: threading.Barrier, t0: list[float]
         signed_in.wait_ready()
         learner.ready_s = time.perf_counter() - t0[0]
         for name in NOTEBOOKS:
-            learner.notebook_s[name] = run_notebook(signed_in, name)
+            learner.notebook_s[name] = run_notebook(signed_in, name, learner.logger())
     except Exception as exc:  # reported with the figures, not as a thread traceback
         learner.error = f"{type(exc).__name__}: {exc}"
 
@@ -149,6 +177,15 @@ def run_class(size: int, names: list[str]) -> tuple[list[Learner], float]:
             thread.join()
         memory.stop()
         hub.stop()
+        hub_log = hub.log_path.read_text(errors="replace")
+    failed = [learner for learner in learners.values() if learner.error]
+    for learner in failed:
+        mine = [line for line in hub_log.splitlines() if learner.name in line]
+        learner.hub_log = mine[-HUB_LOG_LINES:]
+    if failed:  # the whole log outlives the hub's state: kernels log without a name
+        kept = Path(tempfile.gettempdir()) / f"classroom-bench-{size}-hub.log"
+        kept.write_text(hub_log)
+        failed[0].hub_log.append(f"(the hub's whole log: {kept})")
     return list(learners.values()), memory.total_peak_mib
 
 
@@ -159,8 +196,9 @@ def percentile(values: list[float], q: int) -> float:
 
 
 def figures(learners: list[Learner], total_mib: float) -> dict[str, float]:
+    """The class's figures, from the learners who got through."""
     done = [learner for learner in learners if not learner.error]
-    row = {"all servers ready (s)": max(learner.ready_s for learner in learners)}
+    row = {"all servers ready (s)": max(learner.ready_s for learner in done)}
     for name in NOTEBOOKS:
         times = [learner.notebook_s[name] for learner in done]
         row[f"notebook {name[:2]}, p50 (s)"] = percentile(times, 50)
@@ -179,8 +217,9 @@ def target(label: str, size: int, value: float) -> str:
     return ""
 
 
-def report(size: int, row: dict[str, float], alone: dict[str, float]) -> None:
-    print(f"\n{size} learners at once, beside one alone")
+def report(size: int, row: dict[str, float], alone: dict[str, float], failed: int) -> None:
+    without = f" ({failed} failed: the figures are the others')" if failed else ""
+    print(f"\n{size} learners at once, beside one alone{without}", flush=True)
     print(f"  {'measurement':<34} {'class':>9} {'alone':>9} {'ratio':>7}  target")
     for label, value in row.items():
         ratio = value / alone[label] if alone[label] else float("nan")
@@ -190,15 +229,24 @@ def report(size: int, row: dict[str, float], alone: dict[str, float]) -> None:
         )
 
 
-def measured(size: int, names: list[str], say: Callable[[str], None]) -> dict[str, float]:
+def measured(
+    size: int, names: list[str], say: Callable[[str], None]
+) -> tuple[dict[str, float], list[Learner]]:
+    """The class's figures, and the learners who failed (the figures leave them out)."""
     say(f"class of {size}: signing in, starting servers, running {', '.join(NOTEBOOKS)}...")
     began = time.perf_counter()
     learners, total = run_class(size, names)
-    failed = [f"  {learner.name}: {learner.error}" for learner in learners if learner.error]
-    if failed:
-        raise SystemExit(f"class of {size}: some learners failed\n" + "\n".join(failed))
-    say(f"class of {size}: done in {time.perf_counter() - began:.0f} s")
-    return figures(learners, total)
+    failed = [learner for learner in learners if learner.error]
+    say(f"class of {size}: done in {time.perf_counter() - began:.0f} s, {len(failed)} failed")
+    for learner in failed:
+        say(f"  {learner.name}: {learner.error}")
+        for line in learner.client_log:
+            say(f"    kernel client: {line}")
+        for line in learner.hub_log:
+            say(f"    hub: {line}")
+    if len(failed) == len(learners):
+        raise SystemExit(f"class of {size}: every learner failed")
+    return figures(learners, total), failed
 
 
 def main() -> int:
@@ -207,16 +255,22 @@ def main() -> int:
     sizes = parser.parse_args().sizes
     names = [f"bench-learner-{i:02d}" for i in range(1, max(sizes) + 1)]
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    failures = 0
     try:
         # One learner alone varies most (a cold first kernel): the median of three runs.
-        runs = [measured(1, names, say) for _ in range(ALONE_RUNS)]
+        runs = []
+        for _ in range(ALONE_RUNS):
+            run, failed = measured(1, names, say)
+            runs.append(run)
+            failures += len(failed)
         alone = {label: statistics.median(run[label] for run in runs) for label in runs[0]}
-        rows = {size: measured(size, names, say) for size in sizes}
+        for size in sizes:  # each size's figures as soon as they are in
+            row, failed = measured(size, names, say)
+            report(size, row, alone, len(failed))
+            failures += len(failed)
     finally:
         remove_accounts(names)
-    for size, row in rows.items():
-        report(size, row, alone)
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -69,12 +69,17 @@ c.Authenticator.allow_all = True
 c.Authenticator.username_pattern = r"^[a-z][a-z0-9-]{1,30}$"
 
 # The learner's server: JupyterLab as `course.py lab` opens it, under the hub.
-c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
+# jupyterhub-singleuser, started without the one import that doubles its start (see there).
+c.Spawner.cmd = [str(VENV_BIN / "python"), str(COURSE / "classroom" / "singleuser.py")]
 c.Spawner.notebook_dir = f"~/{COPY_NAME}"
 c.Spawner.default_url = "/lab/tree/notebooks/00_start_here.ipynb"
 c.Spawner.args = [
     f"--LabApp.app_settings_dir={COURSE / 'classroom' / 'jupyterlab-settings'}",
     "--FileContentsManager.preferred_dir=notebooks",
+    # Jupyter gives up on a kernel that has not answered within 60 s. With twenty learners
+    # pressing Run All at once on two cores, a kernel can take about that long to start:
+    # slow is better than a learner's notebook failing with "Connection was lost".
+    "--MappingKernelManager.kernel_info_timeout=180",
 ]
 c.Spawner.http_timeout = 60  # twenty servers starting at once on two cores take a while
 c.Spawner.environment = {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}"}

@@ -16,6 +16,7 @@ import os
 import pwd
 import re
 import secrets
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -165,7 +166,7 @@ def test_each_learner_runs_notebook_01_to_the_end_in_their_own_server(
     assert kernels["ada"] != kernels["ben"]
     for who, pid in kernels.items():  # each kernel runs under its learner's server
         server = psutil.Process(pid).parent()
-        assert "jupyterhub-singleuser" in " ".join(server.cmdline())
+        assert server.cmdline()[1] == str(ROOT / "classroom" / "singleuser.py")
         if AS_ROOT:
             assert psutil.Process(pid).username() == learners[who].name
 
@@ -243,3 +244,23 @@ def test_stopping_one_learners_server_leaves_the_other_running_and_nothing_behin
     for url in (bens_lab["frontend"], bens_lab["agent"]):
         assert requests.get(f"{url}/healthz", timeout=5).ok
     assert output_of(ran["ben"], "print(sorted(set(lab.health().values())))") == "['ok']"
+
+
+def test_the_learners_server_skips_the_iri_grammars_and_checks_other_formats() -> None:
+    check = """
+import runpy, sys
+runpy.run_path(sys.argv[1], run_name="classroom_singleuser")  # what the hub runs, less main()
+import jsonschema
+checker = jsonschema.Draft7Validator.FORMAT_CHECKER
+assert sys.modules["rfc3987_syntax"] is None
+assert "iri" not in checker.checkers, "the iri grammars were built"
+email = jsonschema.Draft7Validator({"format": "email"}, format_checker=checker)
+assert not email.is_valid("no-at-sign") and email.is_valid("ada@example.org")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", check, str(ROOT / "classroom" / "singleuser.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
