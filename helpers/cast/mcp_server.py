@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
-import requests
 from botocore.exceptions import ClientError
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -134,7 +133,7 @@ def _api_reader(config: McpConfig) -> Callable[[str, str], Activities]:
         audiences=[audiences.FITNESS_API],
     )
     def with_api_token(received: str, *, access_token: str) -> Activities:
-        resp = requests.get(
+        resp = httpx2.get(
             config.activities_url, headers={"Authorization": f"Bearer {access_token}"}, timeout=10
         )
         hop = Hop(token_facts(received) if received else {}, token_facts(access_token))
@@ -159,7 +158,7 @@ def _stride_reader(stride: StrideConfig) -> Callable[[str], StrideActivities]:
         callback_url=stride.return_url,
     )
     def with_stride_token(*, access_token: str) -> StrideActivities:
-        resp = requests.get(
+        resp = httpx2.get(
             stride.activities_url, headers={"Authorization": f"Bearer {access_token}"}, timeout=10
         )
         facts = token_facts(access_token, ("iss", *HOP_CLAIMS))
