@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from . import aws, lab_only
+from . import aws, lab_only, skipped_imports
 from .aws_mode import AwsMode, AwsModeError
 from .browser import ScriptedBrowser
 from .cast import agent, fitness_api
@@ -307,6 +307,7 @@ def start_lab(agentcore: bool = False, state_dir: Path | None = None, openbao: b
     here; the identity provider, AWS and OpenBao are the ones configured.
     """
     global _current
+    skipped_imports.skip()  # the notebook's MCP client would build unused grammars
     ports = (0, 0)
     if _current is not None:
         _current.stop()

@@ -374,3 +374,19 @@ def test_state_left_by_a_killed_process_is_removed_by_the_next_lab() -> None:
     finally:
         shutil.rmtree(alive)
         shutil.rmtree(fresh)
+
+
+def test_a_started_lab_spares_its_kernel_the_iri_grammars() -> None:
+    # In a process of its own: this one may have loaded jsonschema's checkers already.
+    check = textwrap.dedent("""
+        from helpers import start_lab
+        lab = start_lab()
+        import jsonschema
+        checker = jsonschema.Draft7Validator.FORMAT_CHECKER
+        assert "iri" not in checker.checkers, "the iri grammars were built"
+        assert checker.conforms("ada@example.org", "email")
+        assert not checker.conforms("no-at-sign", "email")
+        lab.stop()
+    """)
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -33,6 +33,7 @@ BASE = {
     "processes",
     "rfc8693",
     "serving",
+    "skipped_imports",
     "stopped",
     "web",
 }

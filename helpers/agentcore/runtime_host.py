@@ -21,12 +21,9 @@ import socket
 import sys
 from typing import Any
 
+from .. import skipped_imports
+
 SOCKET_FD_VAR = "LAB_RUNTIME_SOCKET_FD"
-# In the course's environment for Jupyter's sake alone (jsonschema[format-nongpl]); no
-# runtime's own dependencies bring it. When installed, jsonschema (the MCP client's) loads
-# it at import and builds its grammar: 1.7 s and 15 MiB in every agent that calls an MCP
-# server, for a format check that validation without a format checker never makes.
-NOT_IN_A_RUNTIME = ("rfc3987_syntax",)
 
 
 def serve_on_inherited_socket() -> None:
@@ -46,8 +43,7 @@ def main(argv: list[str]) -> None:
     if len(argv) != 1:
         sys.exit("usage: python -m helpers.agentcore.runtime_host ENTRY_POINT")
     sys.path.insert(0, os.getcwd())  # the code's own modules, as in its container
-    for name in NOT_IN_A_RUNTIME:
-        sys.modules[name] = None  # type: ignore[assignment]  # importing it: ImportError
+    skipped_imports.skip()  # in the course's environment for Jupyter, no runtime's
     serve_on_inherited_socket()
     runpy.run_path(argv[0], run_name="__main__")
 
