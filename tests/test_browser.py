@@ -68,11 +68,7 @@ class JupyterLab:
         extra.append(f"--IdentityProvider.token={self.token}")
         self._log = open(self.root / "jupyterlab.log", "w")  # noqa: SIM115
         self._proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("jupyter")),
-                "lab",
-                *course.lab_args(extra, str(self.root)),
-            ],
+            course.lab_command(sys.executable, course.lab_args(extra, str(self.root))),
             cwd=self.root,
             env={**os.environ, **self.env},
             stdout=self._log,

@@ -390,3 +390,20 @@ def test_a_started_lab_spares_its_kernel_the_iri_grammars() -> None:
     """)
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_jupyterlab_as_the_course_starts_it_skips_the_iri_grammars() -> None:
+    # JupyterLab's own main() replaced by one that reports what the server would load.
+    check = textwrap.dedent("""
+        import sys, types
+        def reporting_main():
+            import jsonschema
+            print("iri" in jsonschema.Draft7Validator.FORMAT_CHECKER.checkers)
+            return 0
+        sys.modules["jupyterlab.labapp"] = types.SimpleNamespace(main=reporting_main)
+        from helpers import jupyterlab_server
+        jupyterlab_server.main()
+    """)
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -38,7 +38,7 @@ BASE = {
     "web",
 }
 SERVICES = {"idp", "agentcore", "cast", "secrets"}
-LAB = {"lab", "stride", "__main__", "__init__"}
+LAB = {"lab", "stride", "jupyterlab_server", "__main__", "__init__"}
 TEACHING = {"widgets", "diagrams", "exercises", "mcp_login", "mcp_attacks"}
 RANKS = {"base": 0, "service": 1, "lab": 2, "teaching": 3}
 # What a notebook that only draws or inspects must not pay for, nor depend on.
