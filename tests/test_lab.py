@@ -107,6 +107,14 @@ def test_a_rerun_start_cell_keeps_the_sdk_working() -> None:
     assert out.stdout.strip().endswith("rerun")
 
 
+def test_the_emulator_listens_below_the_ports_the_os_hands_out() -> None:
+    # A port from the OS's ephemeral range (Linux from 32768, macOS from 49152) may serve
+    # another process's connection as soon as the lab stops: a re-run start cell, which
+    # binds the same ports again for the imported SDK, would then lose them.
+    with Lab(agentcore=True) as lab:
+        assert all(port < 32768 for port in lab.agentcore_ports), lab.agentcore_ports
+
+
 def test_a_remembered_port_taken_meanwhile_gives_the_emulator_other_ports() -> None:
     # Between two start cells any program may take a port the first lab had.
     with socket.create_server(("127.0.0.1", 0)) as probe:

@@ -17,6 +17,7 @@ from ..clock import LabClock
 from ..horizon import Horizon
 from ..idp import seed
 from ..idp.models import Client, Store
+from ..serving import ports_to_bind_later
 from . import principals, resource_metadata
 from .emulator import AgentCoreIdentity
 from .inbound import TrustedIssuer
@@ -27,6 +28,7 @@ MCP_RUNTIME = "fitness_mcp"  # the MCP server's runtime, in notebooks 05 and 10 
 OUTBOUND_SCOPE = "openid offline_access activities:read"
 INBOUND_AUDIENCES = (audiences.AGENT,)  # what the agent's JWT authorizer accepts
 CODE_BUCKET = "fitness-runtime-code"  # where the lab's own runtimes keep their code zips
+FRESH_PORT_TRIES = 5
 
 
 class AgentCorePart:
@@ -72,10 +74,25 @@ class AgentCorePart:
         variables once, at import, so a re-run start cell that moved the endpoints would
         leave an imported SDK talking to a stopped server.
         """
-        try:
-            return self._emulator(ports)
-        except OSError:  # taken by something else meanwhile: any free ports will do
-            return self._emulator()
+        if ports != (0, 0):
+            try:
+                return self._emulator(ports)
+            except OSError:  # taken by something else meanwhile: fresh ones will do
+                pass
+        return self._emulator_on_fresh_ports()
+
+    def _emulator_on_fresh_ports(self) -> AgentCoreIdentity:
+        """The emulator on two ports below the ephemeral range (ports_to_bind_later).
+
+        A port the OS hands out for port 0 comes from the range it also gives every
+        outgoing connection: once this lab stops, any process may take it before a re-run
+        start cell binds it again, and the imported SDK would then talk to a stranger.
+        """
+        for _ in range(FRESH_PORT_TRIES):
+            first = ports_to_bind_later(2)
+            with contextlib.suppress(OSError):  # bound by another process since
+                return self._emulator((first, first + 1))
+        return self._emulator()
 
     @property
     def account_id(self) -> str:
