@@ -36,6 +36,7 @@ from helpers.cast import fitness_api
 from helpers.idp.grants import new_family
 from helpers.idp.models import IssuedToken
 from helpers.lab import Lab
+from helpers.rfc8693 import ACCESS_TOKEN_TYPE, GRANT_TYPE
 
 if TYPE_CHECKING:
     from helpers.mcp_login import ScriptedUser, Tokens
@@ -195,6 +196,22 @@ def token_request(
     return requests.post(
         f"{lab.urls.issuer}/token", data=form, auth=auth or frontend_auth(lab), timeout=TIMEOUT
     )
+
+
+def token_exchange(
+    lab: Lab, subject_token: str | None, client: str, audience: str, **params: str | None
+) -> requests.Response:
+    """RFC 8693 at /token as ``client``: an access token for ``audience``, to read
+    activities. ``params`` add to the form or replace in it (None leaves one out)."""
+    data = {
+        "grant_type": GRANT_TYPE,
+        "subject_token": subject_token,
+        "subject_token_type": ACCESS_TOKEN_TYPE,
+        "audience": audience,
+        "scope": "activities:read",
+        **params,
+    }
+    return token_request(lab, data, (client, lab.client_secret(client)))
 
 
 def redeem(

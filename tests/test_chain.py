@@ -19,7 +19,7 @@ from conftest import (
     create_lab_oauth2_provider,
     introspect,
     oauth_error,
-    token_request,
+    token_exchange,
 )
 
 from helpers import aws
@@ -84,15 +84,7 @@ def exchange(
     lab: Lab, subject_token: str | None, client: str = AGENT, **params: str | None
 ) -> requests.Response:
     """RFC 8693 at /token as ``client``: by default for the MCP server, to read activities."""
-    data = {
-        "grant_type": GRANT_TYPE,
-        "subject_token": subject_token,
-        "subject_token_type": ACCESS_TOKEN_TYPE,
-        "audience": MCP,
-        "scope": "activities:read",
-        **params,
-    }
-    return token_request(lab, data, creds(lab, client))
+    return token_exchange(lab, subject_token, client, **{"audience": MCP, **params})
 
 
 def verified(lab: Lab, token: str, audience: str) -> dict:

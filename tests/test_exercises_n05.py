@@ -20,7 +20,7 @@ from conftest import (
     Forger,
     create_lab_oauth2_provider,
     login_tokens,
-    token_request,
+    token_exchange,
 )
 
 from helpers import aws
@@ -32,7 +32,6 @@ from helpers.exercises import (
     show_audit_claims,
 )
 from helpers.lab import Lab
-from helpers.rfc8693 import ACCESS_TOKEN_TYPE, GRANT_TYPE
 
 PROVIDER = "fitness-agent-obo"
 CALL_ORDER = ["fitness-agent", "planner-agent", "fitness-mcp"]
@@ -60,14 +59,7 @@ class ChainLab:
 
     def exchange_at_idp(self, subject: str, client: str, audience: str = "fitness-api") -> str:
         """RFC 8693 at the IdP's /token, as ``client``."""
-        data = {
-            "grant_type": GRANT_TYPE,
-            "subject_token": subject,
-            "subject_token_type": ACCESS_TOKEN_TYPE,
-            "audience": audience,
-            "scope": "activities:read",
-        }
-        resp = token_request(self.lab, data, (client, self.lab.client_secret(client)))
+        resp = token_exchange(self.lab, subject, client, audience)
         assert resp.status_code == 200, resp.text
         return resp.json()["access_token"]
 

@@ -25,12 +25,11 @@ from conftest import (
     oauth_error,
     redeem,
     refresh,
-    token_request,
+    token_exchange,
 )
 
 from helpers import aws
 from helpers.lab import Lab
-from helpers.rfc8693 import ACCESS_TOKEN_TYPE, GRANT_TYPE
 
 
 @pytest.fixture(scope="module")
@@ -94,15 +93,7 @@ def test_refresh_reuse_kills_one_family_in_one_lab(labs: tuple[Lab, Lab]) -> Non
 def test_each_lab_exchanges_its_own_tokens(labs: tuple[Lab, Lab]) -> None:
     for lab in labs:
         user = login_tokens(lab, scope="openid agent:invoke")["access_token"]
-        form = {
-            "grant_type": GRANT_TYPE,
-            "subject_token": user,
-            "subject_token_type": ACCESS_TOKEN_TYPE,
-            "audience": "fitness-api",
-            "scope": "activities:read",
-        }
-        agent = ("fitness-agent", lab.client_secret("fitness-agent"))
-        resp = token_request(lab, form, agent)
+        resp = token_exchange(lab, user, "fitness-agent", "fitness-api")
         assert resp.status_code == 200, resp.text
         assert call_api(lab, resp.json()["access_token"]).status_code == 200
         other = labs[1] if lab is labs[0] else labs[0]

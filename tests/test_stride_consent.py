@@ -17,14 +17,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from conftest import TIMEOUT, create_lab_oauth2_provider, oauth_error, token_request
+from conftest import TIMEOUT, create_lab_oauth2_provider, oauth_error, token_exchange
 
 from helpers import aws
 from helpers.browser import ScriptedBrowser
 from helpers.cast.frontend import AGENTCORE_RETURN_PATH
 from helpers.jwt_check import decode_unverified
 from helpers.lab import Lab
-from helpers.rfc8693 import ACCESS_TOKEN_TYPE, GRANT_TYPE
 
 attack = pytest.mark.attack
 ALICE = ("alice", "alice-lab-password")
@@ -60,15 +59,7 @@ class Deployment:
 
     def mcp_token(self, user_token: str) -> str:
         """What the coach would send the MCP server: an exchanged fitness-mcp token."""
-        data = {
-            "grant_type": GRANT_TYPE,
-            "subject_token": user_token,
-            "subject_token_type": ACCESS_TOKEN_TYPE,
-            "audience": "fitness-mcp",
-            "scope": "activities:read",
-        }
-        creds = ("fitness-agent", self.lab.client_secret("fitness-agent"))
-        resp = token_request(self.lab, data, creds)
+        resp = token_exchange(self.lab, user_token, "fitness-agent", "fitness-mcp")
         assert resp.status_code == 200, resp.text
         return resp.json()["access_token"]
 
@@ -244,14 +235,7 @@ def test_a_lab_idp_token_is_worthless_at_stride(deployed: Deployment) -> None:
     assert resp.status_code == 401 and oauth_error(resp) == "invalid_token"
     assert "signed by someone else" in resp.json()["error_description"]  # not Stride's keys
     # Nor can token exchange make one: the lab IdP mints no token for Stride's API.
-    data = {
-        "grant_type": GRANT_TYPE,
-        "subject_token": alice_token,
-        "subject_token_type": ACCESS_TOKEN_TYPE,
-        "audience": "stride-api",
-        "scope": "activities:read",
-    }
-    resp = token_request(lab, data, ("fitness-agent", lab.client_secret("fitness-agent")))
+    resp = token_exchange(lab, alice_token, "fitness-agent", "stride-api")
     assert resp.status_code == 400 and oauth_error(resp) == "invalid_target"
 
 
