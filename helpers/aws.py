@@ -209,21 +209,16 @@ def _json_body_as_aws_reads_it(environ: dict, target: str) -> bool:
     moto answers any other with an HTML 500. A key ARN in ``KeyId`` becomes the key ID for
     :data:`KMS_BY_KEY_ID_ONLY`. The body is put back for moto to read."""
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
-    if not body.strip():
-        return True
     try:
-        params = json.loads(body)
+        params = json.loads(body) if body.strip() else {}
     except (ValueError, RecursionError):  # invalid UTF-8, nesting deeper than Python's stack
-        return False
-    if not isinstance(params, dict):
-        return False
-    key = params.get("KeyId")
+        params = None
+    key = params.get("KeyId") if isinstance(params, dict) else None
     if target in KMS_BY_KEY_ID_ONLY and isinstance(key, str) and key.startswith("arn:"):
         params["KeyId"] = key.split(":key/", 1)[-1]
         body = json.dumps(params).encode()
-        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
-    return True
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    return isinstance(params, dict)
 
 
 def _not_json(start_response: Callable) -> list[bytes]:
