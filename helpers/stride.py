@@ -87,18 +87,18 @@ class Stride:
     # -- the developer settings page ---------------------------------------------
     def register_app(self, name: str) -> StrideApp:
         """A new app at Stride: a confidential client for the authorization code grant."""
-        client_id = f"stride-app-{len(self.idp.store.clients)}"
+        app = StrideApp(f"stride-app-{len(self.idp.store.clients)}", seed.new_secret())
         self.idp.store.add_client(
             Client(
-                client_id,
-                seed.new_secret(),
+                app.client_id,
+                app.client_secret,
                 name,
                 [],  # no redirect URI until the owner adds one: no code goes anywhere
                 ["authorization_code", "refresh_token"],
                 APP_SCOPE,
             )
         )
-        return StrideApp(client_id, self.idp.store.clients[client_id].client_secret)
+        return app
 
     def allow_redirect(self, client_id: str, redirect_uri: str) -> list[str]:
         """Add the URL an app's authorization codes may go to (as seen from the learner's
