@@ -72,8 +72,9 @@ class Learner:
         log = logging.getLogger(f"classroom-bench.{self.name}")
         log.setLevel(logging.INFO)
         log.propagate = False
-        if not log.handlers:
-            log.addHandler(_KeptIn(self.client_log))
+        # Loggers outlive learners, and every class size reuses the names: this learner's
+        # messages go to this learner, not to the one of that name in an earlier class.
+        log.handlers = [_KeptIn(self.client_log)]
         return log
 
 
