@@ -15,7 +15,7 @@ import psutil
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from conftest import create_lab_oauth2_provider
+from conftest import create_lab_oauth2_provider, token_exchange
 
 from helpers import aws
 from helpers.agentcore import resource_metadata
@@ -550,18 +550,7 @@ def _mcp_runtime_serves_the_mcp_client(lab: Lab) -> None:
     )
     assert lab.env()["LAB_MCP_URL"] == url
     alice = user_token(lab)
-    exchanged = requests.post(
-        f"{lab.urls.issuer}/token",
-        data={
-            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-            "subject_token": alice,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
-            "audience": audiences.MCP,
-            "scope": "activities:read",
-        },
-        auth=(audiences.AGENT, lab.client_secret(audiences.AGENT)),
-        timeout=10,
-    )
+    exchanged = token_exchange(lab, alice, audiences.AGENT, audiences.MCP)
     assert exchanged.status_code == 200, exchanged.text
     called = call_tool(url, exchanged.json()["access_token"], "list_activities")
     assert called.status == 200
