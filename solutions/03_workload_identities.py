@@ -17,9 +17,10 @@ from helpers.lab import Lab
 
 def wat_scenarios(lab: Lab) -> Verdict:
     """1 is the equation; 2 is not an access token; 3 is another workload than the role's;
-    4 has no right to vouch for a user; 5 is allowed, and is the impersonation hole."""
+    4 has no right to vouch for a user; 5 is allowed, and is the impersonation hole; 6 is
+    refused: a runtime with a JWT authorizer takes no SigV4 caller, trusted or not."""
     return check_wat_scenarios(
-        {1: "allowed", 2: "refused", 3: "refused", 4: "refused", 5: "allowed"}
+        {1: "allowed", 2: "refused", 3: "refused", 4: "refused", 5: "allowed", 6: "refused"}
     )
 
 

@@ -25,7 +25,7 @@ from helpers.exercises import (
 )
 from helpers.lab import Lab
 
-RIGHT_WATS = {1: "allowed", 2: "refused", 3: "refused", 4: "refused", 5: "allowed"}
+RIGHT_WATS = {1: "allowed", 2: "refused", 3: "refused", 4: "refused", 5: "allowed", 6: "refused"}
 JUNK = [42, 4.2, True, "garbage", b"bytes", ["A", "B"], [["x", {"y": None}]], {"n": {"j": [...]}}]
 NEW_WORKLOAD = "nutrition-agent"
 NO_AGENTCORE = SimpleNamespace(agentcore=None)  # all a checker sees of a lab without it

@@ -27,8 +27,16 @@ WAT_SCENARIOS = {
     "4": "A partner app whose role may only InvokeAgentRuntime sends a runtime user id.",
     "5": "A backend whose role may InvokeAgentRuntimeForUser copies the user id from the"
     " request body into the runtime user id.",
+    "6": "That backend does the same once the runtime has a JWT inbound authorizer.",
 }
-_WAT_KEY = {"1": "allowed", "2": "refused", "3": "refused", "4": "refused", "5": "allowed"}
+_WAT_KEY = {
+    "1": "allowed",
+    "2": "refused",
+    "3": "refused",
+    "4": "refused",
+    "5": "allowed",
+    "6": "refused",
+}
 
 # Exercise 2: the workload identity the learner creates, and the one return URL it allows
 # (a path on the lab's frontend).
@@ -56,7 +64,8 @@ def check_wat_scenarios(answers: object) -> Verdict:
     return verdict(
         not wrong,
         "Right. And 5 is the dangerous one: AgentCore allows it, because a signed call from a"
-        " trusted backend is all it sees — the user id must come from that backend's own login.",
+        " trusted backend is all it sees — the user id must come from that backend's own login;"
+        " or, as in 6, from the user's own token, checked by the runtime's JWT authorizer.",
         f"look again at scenario{'s' if len(wrong) > 1 else ''} {', '.join(wrong)}"
         " (who signs the call, which token, which workload?)",
     )
