@@ -86,7 +86,7 @@ def verify_jwt(
     *,
     jwks: dict,
     issuer: str,
-    audience: str,
+    audience: str | None,
     now: float,
     typ: str | None = "at+jwt",
     required_scope: str | None = None,
@@ -94,7 +94,8 @@ def verify_jwt(
 ) -> dict:
     """Return the claims of a valid token, or raise TokenRejected saying why not.
 
-    ``now`` is the lab clock; ``typ=None`` skips the token-type check.
+    ``now`` is the lab clock; ``typ=None`` skips the token-type check; ``audience=None``
+    takes any audience, or none (a JWT authorizer without ``allowedAudience``).
     """
     if len(token) > max_length:
         raise TokenRejected(
@@ -111,9 +112,11 @@ def verify_jwt(
     claims = _pyjwt_decode(token, key, unverified)
     if typ is not None:
         _check_typ(header, typ)
-    _pyjwt_decode(token, key, unverified, issuer=issuer, audience=audience)
+    checks = {"issuer": issuer} | ({"audience": audience} if audience is not None else {})
+    _pyjwt_decode(token, key, unverified, **checks)
     _check_time(claims, now)
-    _check_required(claims, _BASE_CLAIMS + (_ACCESS_TOKEN_CLAIMS if _is_at(typ) else ()))
+    base = _BASE_CLAIMS if audience is not None else tuple(c for c in _BASE_CLAIMS if c != "aud")
+    _check_required(claims, base + (_ACCESS_TOKEN_CLAIMS if _is_at(typ) else ()))
     if required_scope:
         _check_scope(claims.get("scope"), required_scope)
     return claims
@@ -168,13 +171,12 @@ def _find_key(kid: Any, jwks: dict) -> jwt.PyJWK:
 
 def _pyjwt_decode(token: str, key: jwt.PyJWK, unverified: dict, **checks: str) -> dict:
     """Let PyJWT verify signature (always) and iss/aud (when passed); time is ours."""
-    verify_claims = bool(checks)
     options = {
         "verify_exp": False,
         "verify_nbf": False,
         "verify_iat": False,
-        "verify_iss": verify_claims,
-        "verify_aud": verify_claims,
+        "verify_iss": "issuer" in checks,
+        "verify_aud": "audience" in checks,
     }
     try:
         return jwt.decode(token, key, algorithms=ALLOWED_ALGS, options=options, **checks)

@@ -40,8 +40,9 @@ app = BedrockAgentCoreApp()
 
 @app.entrypoint
 def invoke(payload, context):
-    headers = {k.lower() for k in (context.request_headers or {})}
+    headers = {k.lower(): v for k, v in (context.request_headers or {}).items()}
     return {
+        "headers": headers,
         "version": VERSION,
         "payload": payload,
         "greeting": os.environ.get("GREETING"),
@@ -141,10 +142,27 @@ def user_token(lab: Lab) -> str:
     return lab.frontend.session_tokens(browser.session.cookies["frontend_session"])["access_token"]
 
 
-def invoke_with_token(lab: Lab, arn: str, token: str) -> requests.Response:
+def machine_token(lab: Lab) -> str:
+    """A valid token of the lab IdP, but a machine's (reporting-job), for the fitness API."""
+    machine = requests.post(
+        f"{lab.urls.issuer}/token",
+        data={"grant_type": "client_credentials", "scope": "activities:read"},
+        auth=("reporting-job", lab.client_secret("reporting-job")),
+        timeout=10,
+    )
+    return machine.json()["access_token"]
+
+
+def invoke_with_token(
+    lab: Lab, arn: str, token: str, headers: dict | None = None, **params: str
+) -> requests.Response:
     url = lab.agentcore.invocation_url(arn)
     return requests.post(
-        url, json={"prompt": "hi"}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        url,
+        params=params,
+        json={"prompt": "hi"},
+        headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        timeout=30,
     )
 
 
@@ -217,13 +235,7 @@ def test_a_jwt_runtime_refuses_sigv4_callers_and_other_clients(lab: Lab, coach: 
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "JWT, not SigV4" in refused.value.response["Error"]["Message"]
     # A valid token of the same IdP, but a machine's, for another audience.
-    machine = requests.post(
-        f"{lab.urls.issuer}/token",
-        data={"grant_type": "client_credentials", "scope": "activities:read"},
-        auth=("reporting-job", lab.client_secret("reporting-job")),
-        timeout=10,
-    )
-    resp = invoke_with_token(lab, coach["agentRuntimeArn"], machine.json()["access_token"])
+    resp = invoke_with_token(lab, coach["agentRuntimeArn"], machine_token(lab))
     assert resp.status_code == 403
     assert resp.headers["x-amzn-ErrorType"] == "AccessDeniedException"
 
@@ -584,11 +596,250 @@ def test_stopping_the_lab_ends_a_runtime_still_starting() -> None:
     assert not starting[0].is_running() or starting[0].status() == psutil.STATUS_ZOMBIE
 
 
-def runtime_hosts(lab: Lab) -> list[psutil.Process]:
-    """The processes that serve a runtime's code for ``lab`` (they run in its state)."""
-    state = str(lab.agentcore.state_dir)
+def runtime_hosts(lab: Lab, runtime_id: str = "") -> list[psutil.Process]:
+    """The processes that serve a runtime's code for ``lab`` (they run in its state), or
+    only those of the runtime ``runtime_id``."""
+    state = str(lab.agentcore.state_dir / "runtimes" / runtime_id)
     return [
         child
         for child in psutil.Process().children(recursive=True)
         if "helpers.agentcore.runtime_host" in child.cmdline() and child.cwd().startswith(state)
     ]
+
+
+def test_an_authorizer_without_an_audience_checks_the_clients_it_names(lab: Lab) -> None:
+    # allowedAudience is optional on AWS: an IdP whose access tokens carry no aud (Cognito's)
+    # is checked by client instead.
+    control = client(lab, "bedrock-agentcore-control")
+    only_clients = {
+        "customJWTAuthorizer": {
+            "discoveryUrl": lab.urls.discovery,
+            "allowedClients": [seed.FRONTEND_CLIENT_ID],
+        }
+    }
+    created = create_echo(lab, "no_audience", authorizerConfiguration=only_clients)
+    wait_for(control, created["agentRuntimeId"], "READY")
+    assert invoke_with_token(lab, created["agentRuntimeArn"], user_token(lab)).status_code == 200
+    refused = invoke_with_token(lab, created["agentRuntimeArn"], machine_token(lab))
+    assert refused.status_code == 403 and "is not allowed" in refused.json()["message"]
+    control.delete_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
+
+
+def test_the_allowlisted_headers_reach_the_code_and_no_other(lab: Lab) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    tenant = "X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant"
+    allowlist = {"requestHeaderAllowlist": [tenant, "X-Api-Key", "WorkloadAccessToken"]}
+    created = create_echo(
+        lab,
+        "headers",
+        authorizerConfiguration=jwt_authorizer(lab),
+        requestHeaderConfiguration=allowlist,
+    )
+    wait_for(control, created["agentRuntimeId"], "READY")
+    sent = {tenant: "blue", "X-Api-Key": "k-1", "X-Other": "no", "WorkloadAccessToken": "forged"}
+    resp = invoke_with_token(lab, created["agentRuntimeArn"], user_token(lab), sent)
+    seen = resp.json()["headers"]
+    assert seen[tenant.lower()] == "blue" and seen["x-api-key"] == "k-1"
+    assert "x-other" not in seen and "authorization" not in seen  # not on the list
+    # A header on the list never stands in for the one the front door sets.
+    assert decode_unverified(seen["workloadaccesstoken"])[0]["typ"] == "wat+jwt"
+    control.delete_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
+
+
+@pytest.mark.parametrize(
+    ("allowlist", "why"),
+    [
+        (["Content-Type"], "restricted"),
+        (["X-Amz-Date"], "reserved for AWS"),
+        (["X-Amzn-Trace-Id"], "reserved for AWS"),
+        (["X-Api-Key", "x-api-key"], "twice"),
+        (["Authorization"], "JWT authorizer"),  # on a runtime that authorizes by IAM
+    ],
+)
+def test_an_allowlist_aws_refuses_creates_nothing(lab: Lab, allowlist: list, why: str) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    with pytest.raises(ClientError) as refused:
+        create_echo(
+            lab, "bad_headers", requestHeaderConfiguration={"requestHeaderAllowlist": allowlist}
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert why in refused.value.response["Error"]["Message"]
+    names = [r["agentRuntimeName"] for r in control.list_agent_runtimes()["agentRuntimes"]]
+    assert "bad_headers" not in names
+
+
+def test_a_retried_create_gets_its_first_answer_and_the_runtime_its_tags(lab: Lab) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    token = "retry-" + "0" * 30
+    first = create_echo(lab, "retried", clientToken=token, tags={"team": "coaching"})
+    again = create_echo(lab, "retried", clientToken=token, tags={"team": "coaching"})
+    assert again["agentRuntimeId"] == first["agentRuntimeId"]
+    assert again["createdAt"] == first["createdAt"]
+    with pytest.raises(ClientError) as reused:  # the same token, another request
+        create_echo(lab, "retried", clientToken=token, tags={"team": "other"})
+    assert reused.value.response["Error"]["Code"] == "ConflictException"
+    # Tags are the runtime's own, not its workload identity's.
+    arn = first["agentRuntimeArn"]
+    assert control.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "coaching"}
+    control.tag_resource(resourceArn=arn, tags={"cost-centre": "42"})
+    assert control.list_tags_for_resource(resourceArn=arn)["tags"] == {
+        "team": "coaching",
+        "cost-centre": "42",
+    }
+    workload = first["workloadIdentityDetails"]["workloadIdentityArn"]
+    assert control.list_tags_for_resource(resourceArn=workload)["tags"] == {}
+    wait_for(control, first["agentRuntimeId"], "READY")
+    control.delete_agent_runtime(agentRuntimeId=first["agentRuntimeId"])
+    with pytest.raises(ClientError) as gone:
+        control.list_tags_for_resource(resourceArn=arn)
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_runtime_is_invoked_by_id_and_account_through_its_default_endpoint(lab: Lab) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    runtime_client = client(lab, "bedrock-agentcore", aws.AGENT_RUNTIME)
+    created = create_echo(lab, "by_id")
+    wait_for(control, created["agentRuntimeId"], "READY")
+    by_id = runtime_client.invoke_agent_runtime(
+        agentRuntimeArn=created["agentRuntimeId"],
+        accountId=lab.agentcore.account_id,
+        qualifier="DEFAULT",
+        payload=b'{"prompt": "hi"}',
+    )
+    assert json.loads(by_id["response"].read())["version"] == "v1"
+    with pytest.raises(ClientError) as no_endpoint:
+        runtime_client.invoke_agent_runtime(
+            agentRuntimeArn=created["agentRuntimeArn"], qualifier="canary", payload=b"{}"
+        )
+    assert no_endpoint.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert "no endpoint canary" in no_endpoint.value.response["Error"]["Message"]
+    control.delete_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
+
+
+def test_deleting_an_old_version_keeps_the_runtime_serving(lab: Lab) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    created = create_echo(lab, "pruned", authorizerConfiguration=jwt_authorizer(lab))
+    runtime_id = created["agentRuntimeId"]
+    wait_for(control, runtime_id, "READY")
+    control.update_agent_runtime(
+        agentRuntimeId=runtime_id,
+        agentRuntimeArtifact=artifact(upload(lab, "pruned-v2.zip", code_zip("v2"))),
+        roleArn=role(lab),
+        authorizerConfiguration=jwt_authorizer(lab),
+    )
+    wait_for(control, runtime_id, "READY")
+    deleted = control.delete_agent_runtime(agentRuntimeId=runtime_id, agentRuntimeVersion="1")
+    assert deleted["agentRuntimeVersion"] == "1"
+    versions = control.list_agent_runtime_versions(agentRuntimeId=runtime_id)["agentRuntimes"]
+    assert [v["agentRuntimeVersion"] for v in versions] == ["2"]
+    answer = invoke_with_token(lab, created["agentRuntimeArn"], user_token(lab)).json()
+    assert answer["version"] == "v2"
+    workloads = {w["name"] for w in control.list_workload_identities()["workloadIdentities"]}
+    assert runtime_id in workloads
+    for version, code in [("2", "ConflictException"), ("1", "ResourceNotFoundException")]:
+        with pytest.raises(ClientError) as refused:  # the served one; one already gone
+            control.delete_agent_runtime(agentRuntimeId=runtime_id, agentRuntimeVersion=version)
+        assert refused.value.response["Error"]["Code"] == code
+    control.delete_agent_runtime(agentRuntimeId=runtime_id)
+
+
+@pytest.mark.parametrize(
+    ("settings", "code", "said"),
+    [
+        (
+            {"protocolConfiguration": {"serverProtocol": "HTTP", "port": 9000}},
+            "NotImplemented",
+            "port",
+        ),
+        ({"platformVersion": "2"}, "NotImplemented", "platformVersion"),
+        ({"runtime": "NODE_22"}, "NotImplemented", "Node.js"),
+        ({"entryPoint": ["../main.py"]}, "Validation", "not a path inside the code zip"),
+        ({"entryPoint": ["/etc/passwd"]}, "Validation", "not a path inside the code zip"),
+        ({"environmentVariables": {"MODEL": "a\0b"}}, "Validation", "NUL"),
+    ],
+)
+def test_settings_the_lab_cannot_honour_are_refused_not_dropped(
+    lab: Lab, settings: dict, code: str, said: str
+) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    request = {
+        "agentRuntimeName": "not_dropped",
+        "agentRuntimeArtifact": artifact({"s3": {"bucket": BUCKET, "prefix": "none.zip"}}),
+        "roleArn": role(lab),
+    }
+    for member in ("runtime", "entryPoint"):
+        if member in settings:
+            request["agentRuntimeArtifact"]["codeConfiguration"][member] = settings.pop(member)
+    with pytest.raises(ClientError) as refused:
+        control.create_agent_runtime(**request, **settings)
+    assert refused.value.response["Error"]["Code"] == code + "Exception"
+    assert said in refused.value.response["Error"]["Message"]
+    names = [r["agentRuntimeName"] for r in control.list_agent_runtimes()["agentRuntimes"]]
+    assert "not_dropped" not in names
+
+
+def test_a_missing_code_zip_fails_the_creation_naming_where_it_looked(lab: Lab) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    code = {"s3": {"bucket": BUCKET, "prefix": "never-uploaded.zip"}}
+    upload(lab, "other.zip", code_zip("v1"))  # the bucket exists; the key does not
+    created = control.create_agent_runtime(
+        agentRuntimeName="no_code", agentRuntimeArtifact=artifact(code), roleArn=role(lab)
+    )
+    failed = wait_for(control, created["agentRuntimeId"], "CREATE_FAILED", "READY")
+    assert failed["failureReason"] == (
+        f"FileNotFoundError: the code zip s3://{BUCKET}/never-uploaded.zip could not be read"
+        " (NoSuchKey)"
+    )
+    control.delete_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
+
+
+def test_the_metadata_names_the_issuer_while_the_idp_is_unreachable(lab: Lab) -> None:
+    # Nothing listens on port 9: the discovery document cannot be fetched.
+    control = client(lab, "bedrock-agentcore-control")
+    away = {
+        "customJWTAuthorizer": {
+            "discoveryUrl": "http://127.0.0.1:9/realms/fit/.well-known/openid-configuration"
+        }
+    }
+    created = create_echo(lab, "idp_away", authorizerConfiguration=away)
+    wait_for(control, created["agentRuntimeId"], "READY")
+    base = lab.env()["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"]
+    resp = requests.get(
+        resource_metadata.metadata_url(base, created["agentRuntimeArn"]), timeout=10
+    )
+    assert resp.status_code == 200
+    assert resp.json()["authorization_servers"] == ["http://127.0.0.1:9/realms/fit"]
+    refused = invoke_with_token(lab, created["agentRuntimeArn"], user_token(lab))
+    assert refused.status_code == 403 and "unusable" in refused.json()["message"]  # fails closed
+    control.delete_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
+
+
+def test_a_runtime_deleted_while_starting_never_serves_its_successor(lab: Lab) -> None:
+    # Ids come from names: a runtime made again under its name has the same id as the one
+    # deleted while its code was still starting.
+    control = client(lab, "bedrock-agentcore-control")
+    slow = io.BytesIO()
+    with zipfile.ZipFile(slow, "w") as archive:
+        starts = "import pathlib, time\npathlib.Path('started').touch()\ntime.sleep(2)\n"
+        archive.writestr("main.py", starts + "VERSION = 'slow'\n" + AGENT_CODE)
+    first = control.create_agent_runtime(
+        agentRuntimeName="reborn",
+        agentRuntimeArtifact=artifact(upload(lab, "reborn-slow.zip", slow.getvalue())),
+        roleArn=role(lab),
+    )
+    code_dir = lab.agentcore.state_dir / "runtimes" / first["agentRuntimeId"] / "v1"
+    deadline = time.monotonic() + 30
+    while not (code_dir / "started").exists():  # the slow code runs, and is not ready yet
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    [slow_process] = runtime_hosts(lab, first["agentRuntimeId"])
+    control.delete_agent_runtime(agentRuntimeId=first["agentRuntimeId"])
+    again = create_echo(lab, "reborn")
+    wait_for(control, again["agentRuntimeId"], "READY")
+    slow_process.wait(timeout=15)  # it came up, found its runtime deleted, and was stopped
+    runtime_client = client(lab, "bedrock-agentcore", aws.AGENT_RUNTIME)
+    answer = runtime_client.invoke_agent_runtime(
+        agentRuntimeArn=again["agentRuntimeArn"], payload=b"{}"
+    )
+    assert json.loads(answer["response"].read())["version"] == "v1"
+    control.delete_agent_runtime(agentRuntimeId=again["agentRuntimeId"])

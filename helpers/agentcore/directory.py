@@ -1,4 +1,4 @@
-"""The control plane's state: workload identities, credential providers and their tags.
+"""The control plane's state: workload identities, credential providers, and tags.
 
 One SQLite table, so that stopping and restarting the lab loses nothing. Each row is a
 resource with an ARN, a name unique within its kind, a JSON body and tags.
@@ -26,6 +26,8 @@ KINDS = {
     "workload": ("workload-identity-directory/default/workload-identity", "Workload identity"),
     "oauth2": ("token-vault/default/oauth2credentialprovider", "OAuth2 credential provider"),
     "apikey": ("token-vault/default/apikeycredentialprovider", "API key credential provider"),
+    # Agent runtimes live in runtimes.py; their row here holds their tags.
+    "runtime": ("runtime", "Agent runtime"),
 }
 PROVIDER_QUOTA = 50  # credential providers of one kind per account and Region
 

@@ -17,7 +17,7 @@ from .errors import AwsError
 @dataclass(frozen=True)
 class TrustedIssuer:
     discovery_url: str
-    audiences: tuple[str, ...]
+    audiences: tuple[str, ...]  # empty: any audience (no allowedAudience)
 
 
 class InboundAuthorizer:
@@ -30,13 +30,16 @@ class InboundAuthorizer:
         return KeySet(lambda: self._discovery.get(discovery_url)["jwks_uri"])
 
     def issuers(self) -> list[str]:
-        """The issuer identifiers it trusts, as their discovery documents name them."""
-        try:
-            return [self._discovery.get(t.discovery_url)["issuer"] for t in self.trusted]
-        except (FetchFailed, KeyError) as exc:
-            raise AwsError(
-                "InternalServerException", f"The authorizer's discovery URL is unusable: {exc}"
-            ) from None
+        """The issuer identifiers it trusts, as their discovery documents name them (or, when
+        a document cannot be fetched, as its URL implies: what a client is told stays right
+        while the IdP is down, and every token is refused meanwhile)."""
+        named = []
+        for trusted in self.trusted:
+            try:
+                named.append(self._discovery.get(trusted.discovery_url)["issuer"])
+            except (FetchFailed, KeyError):
+                named.append(issuer_implied_by(trusted.discovery_url))
+        return named
 
     def user_of(self, token: str) -> tuple[str, str]:
         """(issuer, subject) of a valid user token, or AccessDeniedException saying why."""
@@ -59,7 +62,7 @@ class InboundAuthorizer:
     def _verify(self, token: str, issuer: TrustedIssuer) -> dict:
         metadata = self._discovery.get(issuer.discovery_url)
         last: TokenRejected | None = None
-        for audience in issuer.audiences:
+        for audience in issuer.audiences or (None,):  # None: no allowedAudience, any audience
             try:
                 return verify_with(
                     self._keys[issuer.discovery_url],
@@ -74,7 +77,16 @@ class InboundAuthorizer:
                 )
             except TokenRejected as exc:
                 last = exc
-        raise last or TokenRejected("no_audience", "No audience is configured for this issuer.")
+        assert last is not None  # the loop ran at least once
+        raise last
+
+
+def issuer_implied_by(discovery_url: str) -> str:
+    """The issuer a discovery URL is built from: OpenID Connect Discovery §4 appends the
+    well-known path to the issuer, RFC 8414 §3 inserts it between host and path."""
+    base, _, well_known = discovery_url.partition("/.well-known/")
+    path = well_known.partition("/")[2]
+    return f"{base}/{path}" if path else base
 
 
 def _denied(why: str) -> AwsError:

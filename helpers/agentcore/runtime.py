@@ -31,7 +31,7 @@ from werkzeug.wrappers import Request, Response
 from .. import aws
 from ..bearer import bearer_challenge, bearer_token, status_for
 from ..jwt_check import TokenRejected
-from . import protocol, resource_metadata
+from . import protocol, request_headers, resource_metadata
 from .custom_claims import ClaimRule
 from .errors import AwsError
 from .inbound import InboundAuthorizer, TrustedIssuer
@@ -67,8 +67,8 @@ class AgentRuntime:
     allowed_scopes: tuple[str, ...] = ()
     advertised_scopes: tuple[str, ...] = ()  # allowedScopes as advertisedScopeMapping names them
     custom_claims: tuple[ClaimRule, ...] = ()  # every one must match (customClaims)
-    # Whether the caller's Authorization header reaches the code (requestHeaderAllowlist).
-    forward_authorization: bool = True
+    # The caller's headers that reach the code, lower-cased (requestHeaderAllowlist).
+    passed_headers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,9 @@ class RuntimeFrontDoor:
         self.runtimes: dict[str, AgentRuntime] = {}
         self._authorizers: dict[str, InboundAuthorizer] = {}
 
-    def arn(self, runtime_id: str) -> str:
-        return f"arn:aws:bedrock-agentcore:{aws.REGION}:{self.account_id}:runtime/{runtime_id}"
+    def arn(self, runtime_id: str, account_id: str | None = None) -> str:
+        account = account_id or self.account_id
+        return f"arn:aws:bedrock-agentcore:{aws.REGION}:{account}:runtime/{runtime_id}"
 
     def host(self, runtime: AgentRuntime) -> str:
         """Serve ``runtime`` behind this front door; returns its ARN."""
@@ -132,15 +133,13 @@ class RuntimeFrontDoor:
         return Response(json.dumps(document), content_type="application/json")
 
     def invoke(self, p: dict, call: Call) -> dict:
-        runtime = self.runtimes.get(p["agentRuntimeArn"])
-        if runtime is None:
-            raise AwsError("ResourceNotFoundException", f"No agent runtime {p['agentRuntimeArn']}.")
+        runtime = self._invoked(p)
         user = self._user(runtime, p, call.principal)
         session_id = p.get("runtimeSessionId") or f"lab-session-{uuid.uuid4()}"
         resp = requests.post(
             runtime.url + PATHS[runtime.protocol],
             data=p.get("payload", b""),
-            headers=self._headers(runtime, p, call.principal, user, session_id),
+            headers=self._headers(runtime, p, call, user, session_id),
             timeout=60,
         )
         returned = {member: resp.headers.get(header) for member, header in RETURNED.items()}
@@ -156,21 +155,41 @@ class RuntimeFrontDoor:
         self,
         runtime: AgentRuntime,
         p: dict,
-        caller: Principal | BearerCaller,
+        call: Call,
         user: str | None,
         session_id: str,
     ) -> dict[str, str]:
+        caller, request = call.principal, call.request
         # A verified JWT caller's token stays with the WAT: the agent may exchange it (OBO).
         user_token = caller.token if isinstance(caller, BearerCaller) else None
+        # The caller's allowed headers first: none of them may stand in for the front door's.
         headers = {
+            **request_headers.passed_on(runtime.passed_headers, request.headers),
             "Content-Type": p.get("contentType", "application/json"),
             "WorkloadAccessToken": self.tokens.mint(runtime.workload, user, user_token),
             "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": session_id,
             **{header: p[member] for member, header in FORWARDED.items() if member in p},
         }
-        if user_token and runtime.forward_authorization:  # as the header allow-list says
+        if user_token and "authorization" in runtime.passed_headers:
             headers["Authorization"] = f"Bearer {user_token}"
         return headers
+
+    def _invoked(self, p: dict) -> AgentRuntime:
+        """The runtime a call names: by ARN, or by id in ``accountId``'s account; through
+        its one endpoint, DEFAULT (the lab makes no others)."""
+        named = p["agentRuntimeArn"]
+        account = p.get("accountId", self.account_id)
+        arn = named if named.startswith("arn:") else self.arn(named, account)
+        runtime = self.runtimes.get(arn)
+        if runtime is None:
+            raise AwsError("ResourceNotFoundException", f"No agent runtime {named}.")
+        if p.get("qualifier", "DEFAULT") != "DEFAULT":
+            raise AwsError(
+                "ResourceNotFoundException",
+                f"Agent runtime {runtime.name} has no endpoint {p['qualifier']}: only DEFAULT.",
+            )
+        p["agentRuntimeArn"] = arn  # as the rest of the call names it
+        return runtime
 
     def _user(self, runtime: AgentRuntime, p: dict, caller: Principal | BearerCaller) -> str | None:
         if runtime.authorizer == "JWT":

@@ -10,8 +10,9 @@ door's inbound check. Create and update answer at once with ``CREATING`` or
 ``CREATE_FAILED`` / ``UPDATE_FAILED`` with a ``failureReason``). An update is a new
 version: the new code starts, then takes the traffic, then the old process stops.
 
-What the lab does not emulate answers 501: container images, VPC networking, and
-endpoints other than the default.
+What the lab does not emulate answers 501 rather than being dropped: container images,
+VPC networking, Node.js, a port or path of your own, endpoints other than the default,
+and the other settings :data:`NOT_EMULATED` lists.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from ..processes import child_env, reap, spawn
 from ..serving import LOOPBACK, Listening, stop_together
-from . import runtime_host
+from . import request_headers, runtime_host
 from .custom_claims import rules_of
 from .directory import Directory, page_of
 from .errors import AwsError, validation_error
@@ -56,6 +57,22 @@ KEPT = (
     "environmentVariables",
 )
 DEFAULT_LIFECYCLE = {"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800}
+# Members the lab cannot act on, of the request and of its customJWTAuthorizer.
+NOT_EMULATED = (
+    "allowedPorts",
+    "capacityProviderConfiguration",
+    "filesystemConfigurations",
+    "hooksConfiguration",
+    "metadataConfiguration",
+    "platformVersion",
+    "resourceConfigurations",
+)
+JWT_NOT_EMULATED = (
+    "allowedWorkloadConfiguration",
+    "certificateConfigurations",
+    "privateEndpoint",
+    "privateEndpointOverrides",
+)
 
 FetchCode = Callable[[dict], bytes]  # an S3 location -> the zip's bytes
 
@@ -137,6 +154,7 @@ class AgentRuntimes:
         self._lock = threading.Lock()
         self._runtimes: dict[str, Runtime] = {}
         self._starting: set[RuntimeProcess] = set()  # deployed, not READY yet
+        self._created: dict[str, tuple[dict, dict]] = {}  # clientToken -> (request, answer)
         self._stopped = False
 
     def handlers(self) -> dict[str, Handler]:
@@ -154,20 +172,40 @@ class AgentRuntimes:
     def create(self, p: dict) -> dict:
         config = self._checked(p)
         with self._lock:
+            repeated = self._repeated(p)
+            if repeated is not None:  # a retry of a create that was made: the same answer
+                return repeated
             if any(r.name == p["agentRuntimeName"] for r in self._runtimes.values()):
                 raise AwsError(
                     "ConflictException", f"An agent runtime {p['agentRuntimeName']} exists."
                 )
             runtime_id = self.id_for(p["agentRuntimeName"])
-            workload = self.directory.create("workload", runtime_id, {}, p.get("tags"))
+            workload = self.directory.create("workload", runtime_id, {})
             runtime = Runtime(
                 runtime_id, p["agentRuntimeName"], self.front_door.arn(runtime_id), workload.arn
             )
+            self.directory.create("runtime", runtime_id, {}, p.get("tags"))  # its tags
             runtime.versions.append(self._version(1, config, "CREATING"))
             self._runtimes[runtime_id] = runtime
-        first = runtime.latest
+            first = runtime.latest
+            answer = {**self._summary(runtime, first), "createdAt": _time(first.created)}
+            if "clientToken" in p:
+                self._created[p["clientToken"]] = (_without_token(p), answer)
         self._deploy_in_background(runtime, first)
-        return {**self._summary(runtime, first), "createdAt": _time(first.created)}
+        return answer
+
+    def _repeated(self, p: dict) -> dict | None:
+        """The answer to an earlier create with this client token, if the request is the
+        same; a ConflictException if it is not (the token was used for something else)."""
+        earlier = self._created.get(p.get("clientToken", ""))
+        if earlier is None:
+            return None
+        request, answer = earlier
+        if request != _without_token(p):
+            raise AwsError(
+                "ConflictException", "This clientToken was used for a different request."
+            )
+        return answer
 
     def update(self, p: dict) -> dict:
         config = self._checked(p)
@@ -210,6 +248,8 @@ class AgentRuntimes:
         return _paged("agentRuntimes", listed, p)
 
     def delete(self, p: dict) -> dict:
+        if "agentRuntimeVersion" in p:
+            return self._delete_version(p["agentRuntimeId"], p["agentRuntimeVersion"])
         with self._lock:
             runtime = self._find(p["agentRuntimeId"])
             del self._runtimes[runtime.id]
@@ -217,8 +257,25 @@ class AgentRuntimes:
         if runtime.process is not None:
             runtime.process.stop()
         self.directory.delete("workload", runtime.id)
+        self.directory.delete("runtime", runtime.id)
         shutil.rmtree(self.code_root / runtime.id, ignore_errors=True)
         return {"agentRuntimeId": runtime.id, "status": "DELETING"}
+
+    def _delete_version(self, runtime_id: str, number: str) -> dict:
+        """One version of a runtime goes; the runtime, its latest version (the one its
+        DEFAULT endpoint serves) and its workload identity stay."""
+        with self._lock:
+            runtime = self._find(runtime_id)
+            version = self._version_of(runtime, number)
+            if version is runtime.latest:
+                raise AwsError(
+                    "ConflictException",
+                    f"Version {number} is the one the DEFAULT endpoint serves: update the"
+                    " runtime first, or delete the whole runtime.",
+                )
+            runtime.versions.remove(version)
+        shutil.rmtree(self.code_root / runtime.id / f"v{number}", ignore_errors=True)
+        return {"agentRuntimeId": runtime.id, "agentRuntimeVersion": number, "status": "DELETING"}
 
     # -- deployment ---------------------------------------------------------------------
     def _deploy_in_background(self, runtime: Runtime, version: Version) -> None:
@@ -234,7 +291,9 @@ class AgentRuntimes:
             self._settle(version, failed, f"{type(exc).__name__}: {exc}")
             return
         with self._lock:
-            gone = self._stopped or runtime.id not in self._runtimes
+            # Deleted (and perhaps made again under the same name, so the same id), or the
+            # service stopped, while the code was starting: this process serves nothing.
+            gone = self._stopped or self._runtimes.get(runtime.id) is not runtime
             if not gone:
                 previous, runtime.process = runtime.process, process
         if gone:  # deleted, or the service stopped, while the code was starting
@@ -249,7 +308,7 @@ class AgentRuntimes:
         code = version.config["agentRuntimeArtifact"]["codeConfiguration"]
         code_dir = self.code_root / runtime.id / f"v{version.number}"
         code_dir.mkdir(parents=True)
-        with zipfile.ZipFile(io.BytesIO(self.fetch_code(code["code"]["s3"]))) as archive:
+        with zipfile.ZipFile(io.BytesIO(self._code_zip(code["code"]["s3"]))) as archive:
             archive.extractall(code_dir)
         entry = code["entryPoint"][-1]  # e.g. ["opentelemetry-instrument", "main.py"]
         if not (code_dir / entry).is_file():
@@ -281,24 +340,31 @@ class AgentRuntimes:
                 self._starting.discard(process)
         return process
 
+    def _code_zip(self, location: dict) -> bytes:
+        try:
+            return self.fetch_code(location)
+        except Exception as exc:  # S3's answer, without the SDK's wording around it
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            where = f"s3://{location.get('bucket')}/{location.get('prefix', '')}"
+            raise FileNotFoundError(f"the code zip {where} could not be read ({code})") from None
+
     def _front_door_entry(
         self, runtime: Runtime, version: Version, process: RuntimeProcess
     ) -> AgentRuntime:
         jwt = version.config.get("authorizerConfiguration", {}).get("customJWTAuthorizer")
-        allowlist = version.config.get("requestHeaderConfiguration", {})
-        allowed_headers = {h.lower() for h in allowlist.get("requestHeaderAllowlist", [])}
         return AgentRuntime(
             runtime.id,
             runtime.id,  # its workload identity
             process.url,
             "JWT" if jwt else "IAM",
             protocol=_protocol(version.config),
-            issuer=jwt and TrustedIssuer(jwt["discoveryUrl"], tuple(jwt["allowedAudience"])),
+            issuer=jwt
+            and TrustedIssuer(jwt["discoveryUrl"], tuple(jwt.get("allowedAudience", []))),
             allowed_clients=tuple(jwt.get("allowedClients", ())) if jwt else (),
             allowed_scopes=tuple(jwt.get("allowedScopes", ())) if jwt else (),
             advertised_scopes=_advertised(jwt) if jwt else (),
             custom_claims=rules_of(jwt.get("customClaims", [])) if jwt else (),
-            forward_authorization="authorization" in allowed_headers,
+            passed_headers=request_headers.allowlist_of(version.config, jwt_authorizer=bool(jwt)),
         )
 
     def _settle(self, version: Version, status: str, failure: str | None = None) -> None:
@@ -313,19 +379,19 @@ class AgentRuntimes:
             raise _not_emulated("Container images (containerConfiguration)")
         if p.get("networkConfiguration", {}).get("networkMode", "PUBLIC") != "PUBLIC":
             raise _not_emulated("VPC network mode")
+        _refuse_what_is_not_emulated(p)
         jwt = p.get("authorizerConfiguration", {}).get("customJWTAuthorizer")
         if jwt:
             rules_of(jwt.get("customClaims", []))  # a pairing the service refuses, refused here
             _check_scope_mapping(jwt)
-        if jwt and not jwt.get("allowedAudience"):
-            raise validation_error(
-                "The lab's JWT authorizer needs allowedAudience.",
-                [("authorizerConfiguration", "allowedAudience is missing")],
-            )
-        if "s3" not in artifact["codeConfiguration"]["code"]:
+        request_headers.allowlist_of(p, jwt_authorizer=bool(jwt))
+        code = artifact["codeConfiguration"]
+        if "s3" not in code["code"]:
             raise validation_error(
                 "The code must come from S3.", [("agentRuntimeArtifact", "code.s3 is missing")]
             )
+        _check_entry_point(code["entryPoint"][-1])
+        _check_environment(p.get("environmentVariables", {}))
         if p["roleArn"] not in self.roles:
             raise AwsError(
                 "AccessDeniedException", f"The lab's runtime cannot assume role {p['roleArn']}."
@@ -418,6 +484,43 @@ def _protocol(config: dict) -> str:
     if protocol not in READY_PATHS:
         raise _not_emulated(f"Server protocol {protocol}")
     return protocol
+
+
+def _refuse_what_is_not_emulated(p: dict) -> None:
+    jwt = p.get("authorizerConfiguration", {}).get("customJWTAuthorizer", {})
+    given = [m for m in NOT_EMULATED if m in p] + [m for m in JWT_NOT_EMULATED if m in jwt]
+    given += [
+        f"protocolConfiguration.{m}"
+        for m in ("port", "path")
+        if m in p.get("protocolConfiguration", {})
+    ]
+    if given:
+        raise _not_emulated(", ".join(given))
+    if p["agentRuntimeArtifact"].get("codeConfiguration", {}).get("runtime", "").startswith("NODE"):
+        raise _not_emulated("Node.js runtimes (the lab runs Python code)")
+
+
+def _check_entry_point(entry: str) -> None:
+    """The file the runtime starts must be one of the zip's own."""
+    path = Path(entry)
+    if path.is_absolute() or ".." in path.parts or not entry.strip():
+        raise validation_error(
+            f"The entry point {entry!r} is not a path inside the code zip.",
+            [("entryPoint", "a relative path within the zip")],
+        )
+
+
+def _check_environment(variables: dict[str, str]) -> None:
+    for name, value in variables.items():
+        if "\0" in name or "\0" in value:
+            raise validation_error(
+                f"Environment variable {name!r} holds a NUL character, which no process can get.",
+                [("environmentVariables", "no NUL characters")],
+            )
+
+
+def _without_token(p: dict) -> dict:
+    return {key: value for key, value in p.items() if key != "clientToken"}
 
 
 def _check_scope_mapping(jwt: dict) -> None:
