@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..agentcore.errors import AwsError
-from .base import UNANSWERED, Verdict, hands_on, numbered_answers, unanswered, verdict
+from .base import (
+    UNANSWERED,
+    Verdict,
+    hands_on,
+    lacking,
+    numbered_answers,
+    unanswered,
+    verdict,
+)
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -45,8 +53,6 @@ _NEW_RETURN_PATH = "/nutrition/return"
 # Exercise 3: the agent and the user the WAT must bind.
 _AGENT, _BOB = "fitness-agent", "bob"
 
-_NEEDS_AGENTCORE = "this exercise needs the lab started with start_lab(agentcore=True)."
-
 
 def show_wat_scenarios() -> None:
     for number, scenario in WAT_SCENARIOS.items():
@@ -71,12 +77,15 @@ def check_wat_scenarios(answers: object) -> Verdict:
     )
 
 
-def _not_a_string_answer(lab: Lab, answer: object, what: str, where: str) -> Verdict | None:
-    """The verdict for an answer that cannot be judged yet; None when it can be."""
+def _not_a_string_answer(
+    lab: Lab, answer: object, what: str, where: str, needs: tuple[str, ...] = ("agentcore",)
+) -> Verdict | None:
+    """The verdict for an answer that cannot be judged yet (or not in a lab without the
+    parts it ``needs``); None when it can be."""
     if unanswered(answer):
         return UNANSWERED
-    if lab.agentcore is None:
-        return verdict(False, "", _NEEDS_AGENTCORE)
+    if (missing := lacking(lab, *needs)) is not None:
+        return missing
     if not isinstance(answer, str):
         return verdict(False, "", f"give {what} as a string: the {where}.")
     return None
@@ -121,7 +130,9 @@ def check_workload_identity(lab: Lab, arn: object) -> Verdict:
 @hands_on
 def check_bob_wat(lab: Lab, wat: object) -> Verdict:
     """03: get a WAT that binds fitness-agent to Bob, from Bob's access token (6a)."""
-    not_yet = _not_a_string_answer(lab, wat, "the WAT", "'workloadAccessToken' of the answer")
+    not_yet = _not_a_string_answer(
+        lab, wat, "the WAT", "'workloadAccessToken' of the answer", ("agentcore", "idp")
+    )
     if not_yet is not None:
         return not_yet
     try:
