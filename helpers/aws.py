@@ -14,10 +14,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .aws_mode import AwsMode
+from .aws_mode import AwsMode, AwsModeError
 
 if TYPE_CHECKING:  # imported where used: agents read this module's names, not boto3
     import botocore.session
@@ -32,10 +32,13 @@ ACCOUNT_ID = "123456789012"  # moto's default account: a lab running alone has t
 
 @dataclass(frozen=True)
 class LabCredentials:
-    """An access key pair in the real format; moto accepts any, none of these is real."""
+    """An access key pair in the real format; moto accepts any, none of these is real.
+    In AWS mode, a profile's may be temporary: then a session token comes with them."""
 
     access_key_id: str
-    secret_access_key: str
+    # Not in the repr: in AWS mode these are a profile's real ones.
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
 
 
 AGENT_RUNTIME = LabCredentials("AKIALABAGENTRUNTIME1", "labAgentRuntimeSecretNotARealAwsKey00001")
@@ -142,6 +145,23 @@ def session(credentials: LabCredentials = AGENT_RUNTIME, loader: Loader | None =
     return _session(_profile_of(credentials), credentials, loader)
 
 
+def acting_as(credentials: LabCredentials = AGENT_RUNTIME) -> tuple[LabCredentials, str]:
+    """The credentials that act as the principal with ``credentials``, and their region:
+    those themselves and the lab's region, or in AWS mode what the principal's AWS
+    profile resolves to (a role's temporary credentials included), for a process the
+    lab starts with them in its environment, as a runtime hands its role's to its code."""
+    profile = _profile_of(credentials)
+    if profile is None:
+        return credentials, REGION
+    session = _session(profile, credentials, None)
+    found = session.get_credentials()
+    if found is None:
+        raise AwsModeError(f"the AWS profile {profile} has no credentials")
+    frozen = found.get_frozen_credentials()
+    resolved = LabCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+    return resolved, session.region_name or configured_region()
+
+
 def _session(profile: str | None, credentials: LabCredentials, loader: Loader | None) -> Any:
     import boto3
 
@@ -156,6 +176,7 @@ def _session(profile: str | None, credentials: LabCredentials, loader: Loader | 
     return boto3.session.Session(
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=credentials.session_token,
         botocore_session=botocore_session(loader),
     )
 

@@ -1,7 +1,8 @@
 """What a relying party fetches from an identity provider, fetched once and kept.
 
 - :class:`Documents`: JSON documents by URL (OIDC discovery, RFC 8414 metadata), each
-  read on first use and kept;
+  read on first use and kept; :func:`endpoint_in` reads an endpoint out of one (a
+  provider publishes its own paths there, no relying party may guess them);
 - :class:`KeySet`: a JWKS (RFC 7517), kept until a token names a key it does not hold.
   Then it is fetched again, because the IdP may have rotated its keys; but at most once
   per :data:`REFETCH_INTERVAL_S`, so a flood of tokens with made-up ``kid`` values
@@ -46,6 +47,15 @@ def fetch_json(url: str, what: str) -> dict:
     if not isinstance(document, dict):
         raise FetchFailed(f"The {what} at {url} is not a JSON object.")
     return document
+
+
+def endpoint_in(document: dict, field: str, url: str) -> str:
+    """The endpoint ``field`` (``jwks_uri``, ...) of the discovery document read from
+    ``url``, or :class:`FetchFailed` when the provider publishes none."""
+    endpoint = document.get(field)
+    if not isinstance(endpoint, str) or not endpoint:
+        raise FetchFailed(f"The discovery document at {url} names no {field}.")
+    return endpoint
 
 
 class Documents:

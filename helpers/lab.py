@@ -143,6 +143,7 @@ class Lab:
             name=audience,
             audience=audience,
             issuer=self.urls.issuer,
+            discovery_url=self.urls.discovery,
             introspection_auth=creds,
             clock=self.clock,
         )

@@ -26,6 +26,7 @@ import anyio
 import httpx2
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from authlib.oauth2.rfc8414 import get_well_known_url
 from mcp.client import Client
 from mcp.client.auth import TokenStorage
 from mcp.client.streamable_http import streamable_http_client
@@ -101,7 +102,8 @@ def token_by_hand(
 ) -> str:
     """An access token for ``user``: metadata, registration, authorization code with PKCE
     and ``resource`` (None: left out), token request. The SDK's steps, no SDK."""
-    metadata = requests.get(f"{issuer}/.well-known/oauth-authorization-server", timeout=10)
+    # RFC 8414 §3.1: the well-known part goes before the issuer's path, if it has one.
+    metadata = requests.get(get_well_known_url(issuer, external=True), timeout=10)
     endpoints = metadata.json()
     registration = {"client_name": "by hand", "redirect_uris": [user.redirect_uri]}
     registered = requests.post(endpoints["registration_endpoint"], json=registration, timeout=10)

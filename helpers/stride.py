@@ -67,6 +67,7 @@ class Stride:
                 name=stride_api.AUDIENCE,
                 audience=stride_api.AUDIENCE,
                 issuer=self.issuer,
+                discovery_url=self.discovery,
                 introspection_auth=(api_client.client_id, api_client.client_secret),
                 clock=clock,
             )

@@ -95,11 +95,25 @@ def test_measuring_removes_its_secret_so_it_can_run_again(lab: Lab, rows: list[P
     assert not [name for name in names if name.startswith(compare.SECRET_ID)]
 
 
-def test_refuses_to_run_without_the_store_variables(
+def test_measures_with_endpoints_found_the_standard_way(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Not only through the variables the lab exports: on AWS nothing names an endpoint,
+    here one variable names the same endpoint for every service, as a profile may."""
     monkeypatch.delenv("AWS_ENDPOINT_URL_KMS")
-    with pytest.raises(ValueError, match="agentcore=True"):
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", lab.agentcore.moto.url)
+    rows = measure_patterns()
+    assert [row.pattern for row in rows] == list(PATTERNS)
+
+
+def test_refuses_to_run_without_a_region(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    with pytest.raises(ValueError, match="credentials and a region"):
         measure_patterns()
 
 

@@ -21,7 +21,8 @@ import pytest
 from botocore.client import BaseClient
 from cfnlint.api import lint as cfn_lint
 
-from helpers.aws import OPERATOR, MotoServer, client
+from helpers.aws import AGENT_RUNTIME, OPERATOR, REGION, LabCredentials, MotoServer, client
+from helpers.lab_only import MODE_VAR
 from helpers.masking import mask
 from helpers.secrets.deploy_time import (
     PLAIN_VAR,
@@ -33,6 +34,7 @@ from helpers.secrets.deploy_time import (
     SealError,
     TemplateError,
     environ_of,
+    kms_from_env,
     render,
     runtime_env,
     seal,
@@ -230,6 +232,93 @@ def test_ciphertext_swapped_from_another_parameter_fails_the_deploy(
     env = tagged(render(SEALED_TEMPLATE, {WEATHER_PARAM: other}))
     with pytest.raises(DeployError, match="InvalidCiphertextException.*WeatherApiKey"):
         deploy(env | runtime_env(kms.meta.endpoint_url))
+
+
+# -- the runtime's role, in the lab and in AWS mode -------------------------------------
+ROLE = LabCredentials("AKIAROLEPROFILE00001", "roleProfileSecretNotARealAwsKey000000001", "tok")
+
+
+def test_in_the_lab_the_agent_gets_the_lab_role_and_region() -> None:
+    assert runtime_env("http://kms.lab") == {
+        "AWS_ENDPOINT_URL": "http://kms.lab",
+        "AWS_ACCESS_KEY_ID": AGENT_RUNTIME.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": AGENT_RUNTIME.secret_access_key,
+        "AWS_DEFAULT_REGION": REGION,
+    }
+
+
+def enter_aws_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS mode whose agent_runtime principal is a profile with temporary credentials, in
+    another region than the lab's; nothing else in the environment names AWS settings."""
+    config = tmp_path / "aws-mode.toml"
+    config.write_text('[app]\nfrontend_port = 8400\n[principals]\nagent_runtime = "role"\n')
+    (tmp_path / "credentials").write_text(
+        f"[role]\naws_access_key_id = {ROLE.access_key_id}\n"
+        f"aws_secret_access_key = {ROLE.secret_access_key}\n"
+        f"aws_session_token = {ROLE.session_token}\n"
+    )
+    (tmp_path / "config").write_text("[profile role]\nregion = eu-west-1\n")
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv(MODE_VAR, str(config))
+
+
+@pytest.fixture
+def aws_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    enter_aws_mode(tmp_path, monkeypatch)
+
+
+def test_in_aws_mode_the_agent_gets_its_profile_credentials_and_region(aws_mode: None) -> None:
+    env = runtime_env("https://kms.eu-west-1.amazonaws.com")
+    assert env == {
+        "AWS_ENDPOINT_URL": "https://kms.eu-west-1.amazonaws.com",
+        "AWS_ACCESS_KEY_ID": ROLE.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": ROLE.secret_access_key,
+        "AWS_SESSION_TOKEN": ROLE.session_token,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+
+
+class Sent(Exception):
+    """Raised instead of sending: the request as signed is all a test needs."""
+
+
+def test_the_agent_signs_with_the_token_and_in_the_region_it_was_given() -> None:
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": ROLE.access_key_id,
+           "AWS_SECRET_ACCESS_KEY": ROLE.secret_access_key, "AWS_SESSION_TOKEN": "tok",
+           "AWS_DEFAULT_REGION": "eu-west-1"}  # fmt: skip
+    kms, signed = kms_from_env(env), []
+
+    def stop(request: object, **_: object) -> None:
+        signed.append(request.headers)
+        raise Sent
+
+    kms.meta.events.register("before-send.kms", stop)
+    with pytest.raises(Sent):
+        kms.list_keys()
+    assert signed[0]["X-Amz-Security-Token"] in ("tok", b"tok")
+    assert b"/eu-west-1/kms/" in _as_bytes(signed[0]["Authorization"])
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def test_in_aws_mode_a_sealed_agent_decrypts_in_its_profile_region(
+    kms: BaseClient, weather_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key is in eu-west-1, the profile's region: an agent sent to the lab's
+    us-east-1, or without the profile's credentials, would not find it."""
+    url = kms.meta.endpoint_url
+    regional = client("kms", url, OPERATOR, region_name="eu-west-1")
+    key_id = regional.create_key(Description="in the profile's region")["KeyMetadata"]["KeyId"]
+    sealed = seal_parameters(regional, key_id, {WEATHER_PARAM: weather_key})
+    enter_aws_mode(tmp_path, monkeypatch)
+    with deploy(tagged(render(SEALED_TEMPLATE, sealed) | runtime_env(url))) as agent:
+        assert agent.current_key() == mask(weather_key)
 
 
 # -- rotation -------------------------------------------------------------------------

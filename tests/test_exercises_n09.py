@@ -146,4 +146,4 @@ def test_rotation_delivered_unanswered(aws_lab: Lab, answer: object) -> None:
 
 def test_a_lab_without_secrets_manager_is_named(lab: Lab) -> None:
     verdict = exercises.check_rotation_delivered(lab, new_key())
-    assert not verdict and "no Secrets Manager" in repr(verdict)
+    assert not verdict and "start_lab(agentcore=True)" in repr(verdict)

@@ -4,6 +4,10 @@
    aud, time, scope) — see ``helpers.jwt_check``.
 2. Ask the IdP whether it is still active (RFC 7662), because a JWT cannot un-sign
    itself: revocation after a code replay or a refresh-token reuse is only visible there.
+   A provider that offers no introspection leaves the API with step 1 alone.
+
+Both addresses come from the IdP's discovery document (``jwks_uri``,
+``introspection_endpoint``): each provider lays out its paths its own way.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from flask import g, jsonify, request
 
 from ..bearer import bearer_token, refusal
 from ..clock import LabClock
-from ..jwks import FetchFailed, KeySet, verify_with
+from ..jwks import Documents, FetchFailed, KeySet, endpoint_in, verify_with
 from ..jwt_check import TokenRejected, verify_jwt
 
 
@@ -28,12 +32,18 @@ class ResourceServer:
         name: str,
         audience: str,
         issuer: str,
+        discovery_url: str,
         introspection_auth: tuple[str, str],
         clock: LabClock,
     ) -> None:
         self.name, self.audience, self.issuer, self.clock = name, audience, issuer, clock
+        self.discovery_url = discovery_url
         self._introspection_auth = introspection_auth
-        self.keys = KeySet(f"{issuer}/jwks")
+        self._discovery = Documents()  # read at the first token, not while the IdP starts
+        self.keys = KeySet(lambda: endpoint_in(self._provider(), "jwks_uri", discovery_url))
+
+    def _provider(self) -> dict:
+        return self._discovery.get(self.discovery_url)
 
     def check(self, token: str, scope: str | None) -> dict:
         """Claims of a token this API may honour, or :class:`TokenRejected`.
@@ -54,7 +64,9 @@ class ResourceServer:
         return claims
 
     def _active(self, token: str) -> bool:
-        url = f"{self.issuer}/introspect"
+        url = self._provider().get("introspection_endpoint")
+        if url is None:  # RFC 7662 is optional: the signature and claims are all there is
+            return True
         try:
             resp = requests.post(
                 url, data={"token": token}, auth=self._introspection_auth, timeout=5

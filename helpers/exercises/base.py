@@ -8,7 +8,10 @@ values and returns a :class:`Verdict`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from ..lab import Lab
 
 Checker = TypeVar("Checker", bound=Callable[..., "Verdict"])
 
@@ -36,6 +39,33 @@ UNANSWERED = Verdict(False, "✏️  Replace the placeholder with your answer, t
 
 def verdict(ok: bool, praise: str, hint: str) -> Verdict:
     return Verdict(ok, f"✅ {praise}" if ok else f"❌ Not yet. Hint: {hint}")
+
+
+# The parts of the lab a checker may read, and the start cell that runs them. In AWS mode
+# the kernel runs none of them: the provider and AWS are elsewhere, and their records are
+# not the checker's to read.
+LAB_PARTS = {
+    "idp": ("identity provider", "start_lab()"),
+    "agentcore": (
+        "AgentCore emulator (AgentCore Identity, KMS, Secrets Manager)",
+        "start_lab(agentcore=True)",
+    ),
+    "openbao": ("OpenBao server", "start_lab(openbao=True)"),
+}
+
+
+def lacking(lab: Lab, *parts: str) -> Verdict | None:
+    """The verdict for a lab that does not run one of ``parts`` (keys of :data:`LAB_PARTS`),
+    in one wording for every checker; None when it runs them all."""
+    missing = next((part for part in parts if getattr(lab, part, None) is None), None)
+    if missing is None:
+        return None
+    what, start = LAB_PARTS[missing]
+    if getattr(lab, "aws_mode", None) is not None:
+        hint = f"this check reads the lab's own {what}, which AWS mode does not run."
+    else:
+        hint = f"this lab runs no {what}: run this notebook's first code cell ({start}) again."
+    return verdict(False, "", hint)
 
 
 def judged(judge: Callable[..., Verdict], what: str, *args: object) -> Verdict:

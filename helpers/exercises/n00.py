@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import UNANSWERED, Verdict, hands_on, unanswered, verdict
+from .base import UNANSWERED, Verdict, hands_on, lacking, unanswered, verdict
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -47,6 +47,8 @@ def check_signing_kid(lab: Lab, kid: object) -> Verdict:
     """00: follow the discovery document to the signing keys and name the key in use."""
     if unanswered(kid):
         return UNANSWERED
+    if (missing := lacking(lab, "idp")) is not None:
+        return missing
     published = [key.get("kid") for key in lab.idp.keys.jwks()["keys"]]
     if isinstance(kid, dict):
         return verdict(

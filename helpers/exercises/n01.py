@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from ..jwt_check import TokenRejected, decode_unverified, typ_matches, verify_jwt
-from .base import UNANSWERED, Verdict, hands_on, unanswered, verdict
+from .base import UNANSWERED, Verdict, hands_on, lacking, unanswered, verdict
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -107,6 +107,8 @@ def check_bobs_access_token(lab: Lab, token: object) -> Verdict:
     """01: sign Bob in with the scripted browser and hand over his access token."""
     if unanswered(token):
         return UNANSWERED
+    if (missing := lacking(lab, "idp")) is not None:
+        return missing
     if not isinstance(token, str):
         return verdict(
             False,

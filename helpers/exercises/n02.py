@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..jwt_check import TokenRejected, decode_unverified
-from .base import UNANSWERED, Verdict, hands_on, unanswered, verdict
+from .base import UNANSWERED, Verdict, hands_on, lacking, unanswered, verdict
 
 if TYPE_CHECKING:
     from ..idp.models import IssuedToken
@@ -71,6 +71,8 @@ def check_refresh_revoked(lab: Lab, refresh_token: object, introspection: object
     """02: revoke a stolen refresh token (RFC 7009), then show introspection says inactive."""
     if unanswered(refresh_token) or unanswered(introspection):
         return UNANSWERED
+    if (missing := lacking(lab, "idp")) is not None:
+        return missing
     record = _issued(lab, refresh_token, "refresh_token")
     if record is None:
         return verdict(
@@ -152,6 +154,8 @@ def check_access_limits(lab: Lab, token: object, audience: object, minutes: obje
     """02: read what bounds a stolen access token: its audience and its lifetime in minutes."""
     if unanswered(token) or unanswered(audience) or unanswered(minutes):
         return UNANSWERED
+    if (missing := lacking(lab, "idp")) is not None:
+        return missing
     record = _issued(lab, token, "access_token")
     if record is None:
         return verdict(

@@ -17,6 +17,7 @@ from .base import (
     check_lettered,
     hands_on,
     judged,
+    lacking,
     show_lettered,
     unanswered,
     verdict,
@@ -67,14 +68,6 @@ def check_vault_outcomes(answers: object) -> Verdict:
 
 
 # -- shared by the hands-on checkers -----------------------------------------------------
-_NEEDS_AGENTCORE = verdict(
-    False,
-    "",
-    "this exercise needs this notebook's lab: run the first code cell"
-    " (start_lab(agentcore=True)) again, then this cell.",
-)
-
-
 def token_form_hint(token: object, what: str) -> Verdict | None:
     """A hint when ``token`` is not a JWT string at all; None when it looks like one."""
     if isinstance(token, dict):
@@ -129,6 +122,8 @@ def check_m2m_token(lab: Lab, token: object) -> Verdict:
 
 
 def _judge_m2m_token(lab: Lab, token: str) -> Verdict:
+    if (missing := lacking(lab, "idp")) is not None:
+        return missing
     refused = fitness_api_refusal(lab, token)
     if refused:
         return verdict(False, "", refused)
@@ -165,8 +160,8 @@ def check_vault_key(lab: Lab, key_arn: object) -> Verdict:
     """04: move the token vault to a new customer managed key and retire the old one."""
     if unanswered(key_arn):
         return UNANSWERED
-    if lab.agentcore is None:
-        return _NEEDS_AGENTCORE
+    if (missing := lacking(lab, "agentcore")) is not None:
+        return missing
     if not isinstance(key_arn, str) or not _KEY_ARN.fullmatch(key_arn.strip()):
         return verdict(
             False,

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING
 
 from .. import aws
 from ..secrets.deploy_time import APP, WEATHER_PARAM, encryption_context
-from .base import UNANSWERED, Verdict, check_lettered, hands_on, show_lettered, unanswered, verdict
+from .base import (
+    UNANSWERED,
+    Verdict,
+    check_lettered,
+    hands_on,
+    lacking,
+    show_lettered,
+    unanswered,
+    verdict,
+)
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -134,8 +143,8 @@ def check_sealed_strava_secret(lab: Lab, sealed: object, strava_secret: object) 
         return UNANSWERED
     if not isinstance(strava_secret, str) or not strava_secret:
         return verdict(False, "", "pass strava_secret, made by the cell, as the third argument.")
-    if getattr(lab, "agentcore", None) is None:
-        return verdict(False, "", "this lab has no KMS: start it with start_lab(agentcore=True).")
+    if (missing := lacking(lab, "agentcore")) is not None:
+        return missing
     if isinstance(sealed, bytes | bytearray):
         return verdict(False, "", f"that is bytes; an environment variable holds text: {_FORM}.")
     if not isinstance(sealed, str) or not sealed.strip():

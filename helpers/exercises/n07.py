@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING
 
 from .. import aws
 from ..secrets.volume import SecretsOperator, Source
-from .base import UNANSWERED, Verdict, check_lettered, hands_on, show_lettered, unanswered, verdict
+from .base import (
+    UNANSWERED,
+    Verdict,
+    check_lettered,
+    hands_on,
+    lacking,
+    show_lettered,
+    unanswered,
+    verdict,
+)
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -155,8 +164,8 @@ def check_pair_reader(lab: Lab, read_pair: object) -> Verdict:
             "hand over your function itself, read_pair (not called, not quoted): a"
             " def read_pair(mount, between) that returns a dict."
         )
-    if getattr(lab, "agentcore", None) is None:
-        return _not_yet("this lab has no Secrets Manager: start it with start_lab(agentcore=True).")
+    if (missing := lacking(lab, "agentcore")) is not None:
+        return missing
     try:
         run = _run_reader(lab, read_pair)
     except Exception as exc:  # the lab's store unreachable (a stopped lab)

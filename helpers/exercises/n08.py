@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .base import UNANSWERED, Verdict, check_lettered, hands_on, show_lettered, unanswered, verdict
+from .base import (
+    UNANSWERED,
+    Verdict,
+    check_lettered,
+    hands_on,
+    lacking,
+    show_lettered,
+    unanswered,
+    verdict,
+)
 
 if TYPE_CHECKING:
     import hvac
@@ -112,10 +121,8 @@ def check_agent_secret(lab: Lab, path: object, agent_read: object) -> Verdict:
             f"{_WEATHER_SECRET} is the weather key the operator stored in the first cell: store"
             " a secret of your own, at a path of your choosing, and pass that path.",
         )
-    if lab.openbao is None:
-        return verdict(
-            False, "", "this lab runs no OpenBao: start it with start_lab(openbao=True)."
-        )
+    if (missing := lacking(lab, "openbao")) is not None:
+        return missing
     import hvac.exceptions
     import requests
 

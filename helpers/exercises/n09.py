@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import UNANSWERED, Verdict, check_lettered, hands_on, show_lettered, unanswered, verdict
+from .base import (
+    UNANSWERED,
+    Verdict,
+    check_lettered,
+    hands_on,
+    lacking,
+    show_lettered,
+    unanswered,
+    verdict,
+)
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -82,8 +91,8 @@ def check_rotation_delivered(lab: Lab, delivered: object) -> Verdict:
         return UNANSWERED
     if not isinstance(delivered, str):
         return verdict(False, "", "pass the key as a string: what agent_key() returned.")
-    if lab.agentcore is None:
-        return verdict(False, "", "this lab runs no Secrets Manager: start it with agentcore=True.")
+    if (missing := lacking(lab, "agentcore")) is not None:
+        return missing
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:

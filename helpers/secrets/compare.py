@@ -288,15 +288,18 @@ def _weather_secrets(sm: BaseClient, secret_ids: list[str]) -> Iterator[None]:
 def measure_patterns() -> list[PatternRow]:
     """Deliver and rotate one key in each pattern; a row per pattern, in order.
 
-    Runs against the Secrets Manager and KMS the environment names, with its credentials,
-    as the agents' own code does: ``start_lab(agentcore=True)`` exports the lab's.
+    Runs against the Secrets Manager and KMS the standard AWS configuration names, with its
+    credentials, as the agents' own code does: ``start_lab(agentcore=True)`` exports the
+    lab's; in AWS mode boto3 finds AWS's own.
     """
-    needed = ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_KMS")
-    if not all(os.environ.get(name) for name in needed):
-        raise ValueError(
-            "needs start_lab(agentcore=True): KMS and Secrets Manager, with their variables"
-        )
     session = boto3.session.Session()
+    # All boto3 needs besides the endpoints, which it finds by itself: fail with one
+    # sentence here rather than in a thread, halfway through deploying an agent.
+    if session.region_name is None or session.get_credentials() is None:
+        raise ValueError(
+            "needs AWS credentials and a region: start_lab(agentcore=True) exports the"
+            " lab's; in AWS mode they come from your AWS configuration"
+        )
     sm, kms = session.client("secretsmanager"), session.client("kms")
     measures = [
         partial(_measure_deploy_time, sm, kms),

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..aws import AGENT_RUNTIME, REGION, LabCredentials, client
+from ..aws import AGENT_RUNTIME, LabCredentials, acting_as, client
 from ..masking import mask_in_text
 
 if TYPE_CHECKING:  # the agent imports this module: botocore only once it decrypts
@@ -163,19 +163,26 @@ def unseal(kms: BaseClient, param: str, sealed: str, app: str = APP) -> str:
 
 
 def runtime_env(aws_url: str, credentials: LabCredentials = AGENT_RUNTIME) -> dict[str, str]:
-    """What the runtime gives the agent to reach KMS: its role's credentials and the endpoint."""
+    """What the runtime gives the agent to reach KMS: its role's credentials, its region
+    and the endpoint. In AWS mode the role is the AWS profile acting as that principal."""
+    role, region = acting_as(credentials)
+    token = {"AWS_SESSION_TOKEN": role.session_token} if role.session_token else {}
     return {
         "AWS_ENDPOINT_URL": aws_url,
-        "AWS_ACCESS_KEY_ID": credentials.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
-        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": role.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": role.secret_access_key,
+        **token,
+        "AWS_DEFAULT_REGION": region,
     }
 
 
 def kms_from_env(env: Mapping[str, str]) -> BaseClient:
     """The agent's side of :func:`runtime_env`: a KMS client from its own environment."""
-    credentials = LabCredentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
-    return client("kms", env["AWS_ENDPOINT_URL"], credentials)
+    credentials = LabCredentials(
+        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN")
+    )
+    region = env["AWS_DEFAULT_REGION"]
+    return client("kms", env["AWS_ENDPOINT_URL"], credentials, region_name=region)
 
 
 # -- what leaks, and the mitigations ----------------------------------------------------

@@ -1,10 +1,10 @@
-"""The inspector wired to a running lab: its JWKS endpoint, issuer, audiences and clock."""
+"""The inspector wired to a running lab: its IdP's keys, issuer, audiences and clock."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..jwks import fetch_json
+from ..jwks import endpoint_in, fetch_json
 from ..stopped import LabStopped
 from .jwt_inspector import JwtInspector, TokenReport, inspect_token
 
@@ -21,8 +21,10 @@ def running(lab: Lab) -> Lab:
 
 def _jwks(lab: Lab) -> dict:
     # Fetched over HTTP at every look, like a relying party with no cache: a key rotation
-    # shows up at once.
-    return fetch_json(f"{running(lab).urls.issuer}/jwks", "identity provider's keys (JWKS)")
+    # shows up at once. The keys are where the discovery document says, at any provider.
+    url = running(lab).urls.discovery
+    jwks_uri = endpoint_in(fetch_json(url, "discovery document"), "jwks_uri", url)
+    return fetch_json(jwks_uri, "identity provider's keys (JWKS)")
 
 
 def inspector_for(lab: Lab, tokens: dict[str, str]) -> JwtInspector:
