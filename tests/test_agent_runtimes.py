@@ -843,3 +843,28 @@ def test_a_runtime_deleted_while_starting_never_serves_its_successor(lab: Lab) -
     )
     assert json.loads(answer["response"].read())["version"] == "v1"
     control.delete_agent_runtime(agentRuntimeId=again["agentRuntimeId"])
+
+
+def test_an_update_of_the_front_door_alone_keeps_the_process(lab: Lab) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    runtime_client = client(lab, "bedrock-agentcore", aws.AGENT_RUNTIME)
+    created = create_echo(lab, "reauthorized")  # IAM first
+    runtime_id, arn = created["agentRuntimeId"], created["agentRuntimeArn"]
+    wait_for(control, runtime_id, "READY")
+    answer = runtime_client.invoke_agent_runtime(agentRuntimeArn=arn, payload=b"{}")
+    before = json.loads(answer["response"].read())
+    same_code = artifact({"s3": {"bucket": BUCKET, "prefix": "reauthorized-v1.zip"}})
+    update = {"agentRuntimeId": runtime_id, "agentRuntimeArtifact": same_code, "roleArn": role(lab)}
+    control.update_agent_runtime(**update, authorizerConfiguration=jwt_authorizer(lab))
+    assert wait_for(control, runtime_id, "READY")["agentRuntimeVersion"] == "2"
+    after = invoke_with_token(lab, arn, user_token(lab)).json()
+    assert after["pid"] == before["pid"]  # the authorizer changed, the process did not
+    with pytest.raises(ClientError) as refused:  # ...and it is version 2's authorizer
+        runtime_client.invoke_agent_runtime(agentRuntimeArn=arn, payload=b"{}")
+    assert "JWT, not SigV4" in refused.value.response["Error"]["Message"]
+    upload(lab, "reauthorized-v1.zip", code_zip("v1b"))  # other bytes under the same key
+    control.update_agent_runtime(**update, authorizerConfiguration=jwt_authorizer(lab))
+    wait_for(control, runtime_id, "READY")
+    third = invoke_with_token(lab, arn, user_token(lab)).json()
+    assert third["version"] == "v1b" and third["pid"] != before["pid"]
+    control.delete_agent_runtime(agentRuntimeId=runtime_id)

@@ -129,10 +129,13 @@ def test_the_last_cell_never_stops_the_lab() -> None:
 def test_notebook_03_makes_step_6a_through_the_sdk_as_its_users_write_it() -> None:
     """Beside boto3's call, the SDK's own: IdentityClient.get_workload_access_token with
     workload_name and user_token, whose WAT binds the same workload and user (nbval
-    re-checks the saved output)."""
-    nb = load(NOTEBOOKS[0].with_name("03_workload_identities.ipynb"))
-    cell = next(c for c in code_cells(nb) if "IdentityClient(" in "".join(c["source"]))
-    source = "".join(cell["source"])
+    re-checks the saved outputs)."""
+    cells = code_cells(load(NOTEBOOKS[0].with_name("03_workload_identities.ipynb")))
+    at = next(i for i, c in enumerate(cells) if "IdentityClient(" in "".join(c["source"]))
+    source = "".join(cells[at]["source"])
     assert re.search(r"\.get_workload_access_token\(workload_name=.+,\s*user_token=", source, re.S)
-    said = "".join("".join(output.get("text", "")) for output in cell["outputs"])
+    # The comparison reads both WATs' claims: the next cell, lab-only (AWS's are opaque).
+    compared = cells[at + 1]
+    assert "lab-only" in compared["metadata"].get("tags", [])
+    said = "".join("".join(output.get("text", "")) for output in compared["outputs"])
     assert "same workload and user as boto3's: True" in said

@@ -255,8 +255,15 @@ class AgentCorePart:
             },
             roleArn=f"arn:aws:iam::{self.account_id}:role/{role}",
             protocolConfiguration={"serverProtocol": protocol},
-            **({"authorizerConfiguration": {"customJWTAuthorizer": jwt}} if audience else {}),
-            requestHeaderConfiguration={"requestHeaderAllowlist": ["Authorization"]},
+            # Behind a JWT authorizer the code gets the caller's token (to exchange it).
+            **(
+                {
+                    "authorizerConfiguration": {"customJWTAuthorizer": jwt},
+                    "requestHeaderConfiguration": {"requestHeaderAllowlist": ["Authorization"]},
+                }
+                if audience
+                else {}
+            ),
             environmentVariables={key: value for key, value in env.items() if value},
         )
         return aws.wait_for_runtime(control, created["agentRuntimeId"])

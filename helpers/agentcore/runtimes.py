@@ -8,7 +8,10 @@ own, named after the runtime id, and its ``customJWTAuthorizer`` becomes the fro
 door's inbound check. Create and update answer at once with ``CREATING`` or
 ``UPDATING``; the deployment goes on in the background until ``READY`` (or
 ``CREATE_FAILED`` / ``UPDATE_FAILED`` with a ``failureReason``). An update is a new
-version: the new code starts, then takes the traffic, then the old process stops.
+version: the new code starts, then takes the traffic, then the old process stops. An
+update that leaves the process's inputs as they were (code, entry point, environment,
+role, protocol) and changes only the front door's part (authorizer, headers) is served
+by the running process: a new one would run the same thing.
 
 What the lab does not emulate answers 501 rather than being dropped: container images,
 VPC networking, Node.js, a port or path of your own, endpoints other than the default,
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
 import socket
 import subprocess
@@ -104,8 +108,11 @@ class Runtime:
 class RuntimeProcess(Listening):
     """The deployed code of one version, serving on a loopback port the lab bound."""
 
-    def __init__(self, name: str, code_dir: Path, entry: str, env: dict[str, str]) -> None:
-        self.name = name
+    def __init__(
+        self, name: str, code_dir: Path, entry: str, env: dict[str, str], inputs: str
+    ) -> None:
+        self.name, self.code_dir = name, code_dir
+        self.inputs = inputs  # a digest of what it runs: code, entry point, environment
         listener = socket.create_server((LOOPBACK, 0))
         self.port = listener.getsockname()[1]
         self.url = f"http://{LOOPBACK}:{self.port}"
@@ -274,7 +281,10 @@ class AgentRuntimes:
                     " runtime first, or delete the whole runtime.",
                 )
             runtime.versions.remove(version)
-        shutil.rmtree(self.code_root / runtime.id / f"v{number}", ignore_errors=True)
+            code_dir = self.code_root / runtime.id / f"v{number}"
+            serving = runtime.process is not None and runtime.process.code_dir == code_dir
+        if not serving:  # a later version with the same code may still run from it
+            shutil.rmtree(code_dir, ignore_errors=True)
         return {"agentRuntimeId": runtime.id, "agentRuntimeVersion": number, "status": "DELETING"}
 
     # -- deployment ---------------------------------------------------------------------
@@ -300,25 +310,33 @@ class AgentRuntimes:
             process.stop()
             return
         self.front_door.host(self._front_door_entry(runtime, version, process))
-        if previous is not None:
+        if previous is not None and previous is not process:
             previous.stop()  # after the new version took the traffic
         self._settle(version, "READY")
 
     def _start(self, runtime: Runtime, version: Version) -> RuntimeProcess:
         code = version.config["agentRuntimeArtifact"]["codeConfiguration"]
-        code_dir = self.code_root / runtime.id / f"v{version.number}"
-        code_dir.mkdir(parents=True)
-        with zipfile.ZipFile(io.BytesIO(self._code_zip(code["code"]["s3"]))) as archive:
-            archive.extractall(code_dir)
+        archive = self._code_zip(code["code"]["s3"])
         entry = code["entryPoint"][-1]  # e.g. ["opentelemetry-instrument", "main.py"]
-        if not (code_dir / entry).is_file():
-            raise FileNotFoundError(f"the entry point {entry} is not in the code zip")
         env = {
             **self.base_env,
             **self.roles[version.config["roleArn"]],
             **version.config.get("environmentVariables", {}),
         }
-        process = RuntimeProcess(runtime.id, code_dir, entry, env)
+        inputs = _digest(archive, entry, env, _protocol(version.config))
+        running = runtime.process
+        if running is not None and running.inputs == inputs:
+            # The same code, entry point, environment, role and protocol: a new process
+            # would be this one again. The version changes only the front door (authorizer,
+            # headers), so the running process serves it.
+            return running
+        code_dir = self.code_root / runtime.id / f"v{version.number}"
+        code_dir.mkdir(parents=True)
+        with zipfile.ZipFile(io.BytesIO(archive)) as unpacked:
+            unpacked.extractall(code_dir)
+        if not (code_dir / entry).is_file():
+            raise FileNotFoundError(f"the entry point {entry} is not in the code zip")
+        process = RuntimeProcess(runtime.id, code_dir, entry, env, inputs)
         with self._lock:
             self._starting.add(process)  # stop() ends it too, READY or not
             stopped = self._stopped
@@ -517,6 +535,11 @@ def _check_environment(variables: dict[str, str]) -> None:
                 f"Environment variable {name!r} holds a NUL character, which no process can get.",
                 [("environmentVariables", "no NUL characters")],
             )
+
+
+def _digest(archive: bytes, entry: str, env: dict[str, str], protocol: str) -> str:
+    settings = json.dumps([entry, sorted(env.items()), protocol]).encode()
+    return hashlib.sha256(hashlib.sha256(archive).digest() + settings).hexdigest()
 
 
 def _without_token(p: dict) -> dict:
