@@ -4,22 +4,9 @@
 (``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL_*``, the shared config and
 credentials files); the file says what AWS settings cannot: the OIDC provider, where the
 course's own app (the cast) listens, and in which environment variables the secrets of
-the provider's clients are (never the secrets themselves)::
-
-    [oidc]
-    discovery_url = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC/.well-known/openid-configuration"
-
-    [app]
-    frontend_port = 8400   # http://127.0.0.1:8400/callback is registered at the provider
-
-    [client_secrets]       # client id = the variable that holds its secret
-    fitness-frontend = "LAB_FRONTEND_CLIENT_SECRET"
-    fitness-agent = "LAB_FITNESS_AGENT_CLIENT_SECRET"
-    fitness-api = "LAB_FITNESS_API_CLIENT_SECRET"
-
-    [principals]           # the AWS profile that acts as each of the course's principals
-    agent_runtime = "fitness-agent-runtime"
-    untrusted_app = "partner-app"
+the provider's clients are (never the secrets themselves), and which AWS profile acts as
+each of the course's principals. README.md's "AWS mode" shows a whole file: every client
+and every principal the notebooks use.
 
 ``python -m helpers serve --aws-mode-config FILE`` plays the provider's administrator for
 the lab: its IdP registers the same clients with the same secrets and redirect URI.
