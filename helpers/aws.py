@@ -7,6 +7,7 @@ keeps its state in process memory; each MotoServer answers as an account of its 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
@@ -364,6 +365,22 @@ class MotoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+CODE_BUCKET = "fitness-runtime-code"  # followed by the account id: see code_bucket
+
+
+def code_bucket(s3: BaseClient, account: str) -> str:
+    """The account's bucket for agent runtime code zips, made if it is missing. S3's
+    bucket names are global, so the name carries the account id; outside us-east-1,
+    S3 wants to be told the client's Region."""
+    name = f"{CODE_BUCKET}-{account}"
+    region = s3.meta.region_name
+    where = {} if region == "us-east-1" else {"LocationConstraint": region}
+    # Already there: made by an earlier notebook that did not get to its clean-up.
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": where} if where else {}))
+    return name
 
 
 def wait_for_runtime(control: BaseClient, runtime_id: str, timeout_s: float = 120.0) -> dict:

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..aws import AGENT_RUNTIME, LabCredentials, acting_as, client
+from ..aws import AGENT_RUNTIME, CODE_BUCKET, LabCredentials, acting_as, client
 from ..masking import mask_in_text
 
 if TYPE_CHECKING:  # the agent imports this module: botocore only once it decrypts
@@ -50,7 +50,9 @@ def _template(key_var: str) -> dict[str, Any]:
     """A CloudFormation template with one ``AWS::BedrockAgentCore::Runtime``: the agent,
     whose ``EnvironmentVariables`` take the parameters (cfn-lint checks it against the
     resource's published schema in the tests)."""
-    code = {"S3": {"Bucket": "fitness-runtime-code", "Prefix": "weather-agent.zip"}}
+    code = {
+        "S3": {"Bucket": {"Fn::Sub": f"{CODE_BUCKET}-${{AWS::AccountId}}"}, "Prefix": "weather.zip"}
+    }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": {
