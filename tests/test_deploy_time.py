@@ -21,7 +21,16 @@ import pytest
 from botocore.client import BaseClient
 from cfnlint.api import lint as cfn_lint
 
-from helpers.aws import AGENT_RUNTIME, OPERATOR, REGION, LabCredentials, MotoServer, client
+from helpers.aws import (
+    AGENT_RUNTIME,
+    OPERATOR,
+    REGION,
+    LabCredentials,
+    MotoServer,
+    client,
+    code_bucket,
+    session,
+)
 from helpers.lab_only import MODE_VAR
 from helpers.masking import mask
 from helpers.secrets.deploy_time import (
@@ -351,3 +360,14 @@ def test_cfn_lint_catches_a_template_that_is_not_a_runtime() -> None:
     code["EntryPoints"] = code.pop("EntryPoint")
     rules = {match.rule.id for match in cfn_lint(json.dumps(broken))}
     assert {"E3002", "E3003"} <= rules  # an unknown property, a missing required one
+
+
+def test_runtime_code_goes_to_the_accounts_bucket_in_the_clients_region() -> None:
+    # S3 bucket names are global, and outside us-east-1 CreateBucket must name the Region.
+    with MotoServer() as moto:
+        s3 = session(OPERATOR).client("s3", endpoint_url=moto.url, region_name="eu-west-1")
+        name = code_bucket(s3, moto.account_id)
+        assert name == f"fitness-runtime-code-{moto.account_id}"
+        assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] == "eu-west-1"
+        assert code_bucket(s3, moto.account_id) == name  # made once; found the second time
+        s3.close()
