@@ -261,7 +261,7 @@ def test_live_view_rereads_the_vault_on_click(vault: TokenVault, wats: WorkloadT
 
 # -- the checkers ------------------------------------------------------------------------
 
-WAT_ANSWERS = {1: "allowed", 2: "refused", 3: "refused", 4: "refused", 5: "allowed"}
+WAT_ANSWERS = {1: "allowed", 2: "refused", 3: "refused", 4: "refused", 5: "allowed", 6: "refused"}
 VAULT_ANSWERS = {1: "A", 2: "B", 3: "A", 4: "B", 5: "C", 6: "C"}
 
 
@@ -273,7 +273,7 @@ def test_wat_scenarios_checker() -> None:
     wrong = exercises.check_wat_scenarios({**WAT_ANSWERS, 5: "refused"})
     assert not wrong and "scenario 5" in repr(wrong)
     assert not exercises.check_wat_scenarios({1: "allowed"})
-    assert not exercises.check_wat_scenarios(["allowed"] * 5)
+    assert not exercises.check_wat_scenarios(["allowed"] * 6)
     assert not exercises.check_wat_scenarios({1: None, 2: 3})
     assert "Replace the placeholder" in repr(exercises.check_wat_scenarios(None))
     assert set(exercises.WAT_SCENARIOS) == {str(k) for k in WAT_ANSWERS}
