@@ -18,11 +18,13 @@ def vault_outcomes(lab: Lab) -> Verdict:
 
 
 def m2m_token(lab: Lab) -> Verdict:
-    """The agent runtime's execution role mints a WAT bound to no user
-    (GetWorkloadAccessToken) and asks for oauth2Flow M2M at the credential provider whose
-    client is AgentCore's own (agentcore-outbound): AgentCore runs the client-credentials
-    grant at the IdP with the secret it keeps, and hands back the token directly. The
-    token's sub is that client: the fitness API answers for the app, not for a user."""
+    """Our agent (signing with the agent runtime's execution role) mints a WAT of its own
+    workload identity, fitness-agent, bound to no user (GetWorkloadAccessToken; a
+    runtime's identity gets WATs from its front door only), and asks for oauth2Flow M2M
+    at the credential provider whose client is AgentCore's own (agentcore-outbound):
+    AgentCore runs the client-credentials grant at the IdP with the secret it keeps, and
+    hands back the token directly. The token's sub is that client: the fitness API
+    answers for the app, not for a user."""
     name = "lab-fitness-api"
     with oauth2_provider_ready(lab, name, OUTBOUND_CLIENT_ID):
         data_plane = os.environ["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"]

@@ -24,10 +24,12 @@ def chain_outcomes(lab: Lab) -> Verdict:
 
 def exchanged_token(lab: Lab) -> Verdict:
     """Alice signs in at the frontend: her token is for the coach (aud fitness-agent). The
-    coach's runtime role trades it for a WAT (GetWorkloadAccessTokenForJWT), and asks
-    AgentCore Identity for ON_BEHALF_OF_TOKEN_EXCHANGE at the provider whose client is the
-    coach's own, for audience fitness-api and scope activities:read. The IdP mints a token
-    for that one audience, still Alice's (sub), with the coach as the actor (act)."""
+    coach's role trades it for a WAT of our own workload identity, fitness-agent
+    (GetWorkloadAccessTokenForJWT: a runtime's identity gets WATs from its front door
+    only), and asks AgentCore Identity for ON_BEHALF_OF_TOKEN_EXCHANGE at the provider
+    whose client is the coach's own, for audience fitness-api and scope activities:read.
+    The IdP mints a token for that one audience, still Alice's (sub), with the coach as
+    the actor (act)."""
     name = "fitness-agent-obo"
     alice = lab.browser()
     alice.sign_in(lab.urls.frontend + "/login", "alice", "alice-lab-password")

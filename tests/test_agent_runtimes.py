@@ -38,6 +38,18 @@ from bedrock_agentcore.runtime import BedrockAgentCoreApp, BedrockAgentCoreConte
 
 app = BedrockAgentCoreApp()
 
+def spent_on(provider):
+    # The WAT the front door handed over, spent as agent code spends it, with the role's
+    # credentials; boto3 only when asked, so that the other runtimes start as fast.
+    if provider is None:
+        return None
+    import boto3
+    data = boto3.client("bedrock-agentcore", region_name=os.environ["AWS_REGION"])
+    return data.get_resource_api_key(
+        workloadIdentityToken=BedrockAgentCoreContext.get_workload_access_token(),
+        resourceCredentialProviderName=provider,
+    )["apiKey"]
+
 @app.entrypoint
 def invoke(payload, context):
     headers = {k.lower(): v for k, v in (context.request_headers or {}).items()}
@@ -48,6 +60,7 @@ def invoke(payload, context):
         "greeting": os.environ.get("GREETING"),
         "role_key": os.environ.get("AWS_ACCESS_KEY_ID"),
         "wat": bool(BedrockAgentCoreContext.get_workload_access_token()),
+        "api_key": spent_on(payload.get("api_key_provider")),
         "saw_authorization": "authorization" in headers,
         "pid": os.getpid(),
         "validates": jsonschema.Draft202012Validator({"type": "object"}).is_valid({}),
@@ -868,3 +881,102 @@ def test_an_update_of_the_front_door_alone_keeps_the_process(lab: Lab) -> None:
     third = invoke_with_token(lab, arn, user_token(lab)).json()
     assert third["version"] == "v1b" and third["pid"] != before["pid"]
     control.delete_agent_runtime(agentRuntimeId=runtime_id)
+
+
+# The three ways to ask for a WAT, each with what it needs besides the workload's name.
+WAT_OPERATIONS = {
+    "get_workload_access_token": lambda lab: {},
+    "get_workload_access_token_for_jwt": lambda lab: {"userToken": user_token(lab)},
+    "get_workload_access_token_for_user_id": lambda lab: {"userId": "alice"},
+}
+EVERY_PRINCIPAL = {
+    "operator": aws.OPERATOR,
+    "agent role": aws.AGENT_RUNTIME,
+    "mcp role": aws.MCP_RUNTIME,
+    "frontend": aws.FRONTEND_APP,
+    "partner": aws.UNTRUSTED_APP,
+}
+
+
+@pytest.fixture(scope="module")
+def managed(lab: Lab) -> Iterator[dict]:
+    """An IAM runtime named so that the agent role's policy covers its workload identity
+    (``fitness_coach-*``): only the runtime rule stands between that role and its WATs."""
+    control = client(lab, "bedrock-agentcore-control")
+    created = create_echo(lab, "fitness_coach")
+    ready = wait_for(control, created["agentRuntimeId"], "READY")
+    yield ready
+    control.delete_agent_runtime(agentRuntimeId=created["agentRuntimeId"])
+
+
+def workload_of(runtime: dict) -> str:
+    return runtime["workloadIdentityDetails"]["workloadIdentityArn"].rsplit("/", 1)[1]
+
+
+def wat_refusal(lab: Lab, creds: aws.LabCredentials, operation: str, workload: str) -> dict:
+    data = client(lab, "bedrock-agentcore", creds)
+    with pytest.raises(ClientError) as refused:
+        getattr(data, operation)(workloadName=workload, **WAT_OPERATIONS[operation](lab))
+    return refused.value.response["Error"]
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("operation", WAT_OPERATIONS)
+@pytest.mark.parametrize("who", EVERY_PRINCIPAL)
+def test_no_principal_gets_a_wat_for_a_runtimes_workload_identity(
+    lab: Lab, managed: dict, who: str, operation: str
+) -> None:
+    # As on AWS: a WAT for a runtime's identity comes only from its front door, so none
+    # can be carried off and spent as the runtime's agent from elsewhere.
+    error = wat_refusal(lab, EVERY_PRINCIPAL[who], operation, workload_of(managed))
+    assert error["Code"] == "AccessDeniedException"
+    if who in ("operator", "agent role"):  # IAM lets them act as it: the rule says no
+        assert "managed by an agent runtime" in error["Message"]
+        assert "workload identity of its own" in error["Message"]
+
+
+@pytest.mark.parametrize("operation", WAT_OPERATIONS)
+def test_a_workload_identity_of_ones_own_still_gets_wats(lab: Lab, operation: str) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    control.create_workload_identity(name="fitness-agent")  # the agent role may act as it
+    try:
+        data = client(lab, "bedrock-agentcore", aws.AGENT_RUNTIME)
+        extra = WAT_OPERATIONS[operation](lab)
+        answer = getattr(data, operation)(workloadName="fitness-agent", **extra)
+        assert decode_unverified(answer["workloadAccessToken"])[1]["workload"] == "fitness-agent"
+    finally:
+        control.delete_workload_identity(name="fitness-agent")
+
+
+def test_updating_a_runtimes_workload_identity_keeps_it_the_runtimes(
+    lab: Lab, managed: dict
+) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    workload, page = workload_of(managed), f"{lab.urls.frontend}/agentcore/return"
+    control.update_workload_identity(name=workload, allowedResourceOauth2ReturnUrls=[page])
+    error = wat_refusal(lab, aws.OPERATOR, "get_workload_access_token", workload)
+    assert error["Code"] == "AccessDeniedException"
+    got = control.get_workload_identity(name=workload)
+    del got["ResponseMetadata"]
+    assert set(got) == {  # the link to the runtime is the lab's own: never shown
+        "name",
+        "workloadIdentityArn",
+        "allowedResourceOauth2ReturnUrls",
+        "createdTime",
+        "lastUpdatedTime",
+    }
+    assert got["allowedResourceOauth2ReturnUrls"] == [page]
+
+
+def test_the_runtimes_code_spends_the_wat_its_front_door_minted(lab: Lab, managed: dict) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    key = "wx-" + "k" * 24
+    control.create_api_key_credential_provider(name="runtime-weather", apiKey=key)
+    try:
+        answer = client(lab, "bedrock-agentcore", aws.AGENT_RUNTIME).invoke_agent_runtime(
+            agentRuntimeArn=managed["agentRuntimeArn"],
+            payload=json.dumps({"api_key_provider": "runtime-weather"}).encode(),
+        )
+        assert json.loads(answer["response"].read())["api_key"] == key
+    finally:
+        control.delete_api_key_credential_provider(name="runtime-weather")

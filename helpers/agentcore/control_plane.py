@@ -73,7 +73,12 @@ class ControlPlane:
         return _workload(self.directory.get("workload", p["name"]))
 
     def update_workload(self, p: dict) -> dict:
-        body = {"allowedResourceOauth2ReturnUrls": p.get("allowedResourceOauth2ReturnUrls", [])}
+        # Only the return URLs are the caller's to change: lab-internal members (the link
+        # to the runtime that made the identity) stay as they are.
+        body = {
+            **self.directory.get("workload", p["name"]).body,
+            "allowedResourceOauth2ReturnUrls": p.get("allowedResourceOauth2ReturnUrls", []),
+        }
         return _workload(self.directory.update("workload", p["name"], body))
 
     def list_workloads(self, p: dict) -> dict:

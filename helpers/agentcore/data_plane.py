@@ -18,7 +18,7 @@ from ..clock import LabClock
 from ..horizon import Horizon
 from ..jwks import Documents
 from .client_assertions import AssertionSigner
-from .directory import Directory
+from .directory import MANAGED_BY_RUNTIME, Directory, Resource
 from .errors import AwsError, validation_error
 from .inbound import InboundAuthorizer
 from .managed_secrets import ManagedSecrets
@@ -121,27 +121,39 @@ class DataPlane:
         }
 
     # -- the equation ---------------------------------------------------------------------
-    def _workload(self, name: str, principal: Principal) -> str:
+    def _workload(self, name: str, principal: Principal) -> Resource:
         # Permission first: a caller may not learn which workload names exist.
         if not principal.may_use_workload(name):
             raise AwsError(
                 "AccessDeniedException", f"{principal.arn} may not act as workload identity {name}."
             )
-        self.directory.get("workload", name)
+        return self.directory.get("workload", name)
+
+    def _mintable(self, name: str, principal: Principal) -> str:
+        """A workload identity the caller may get WATs for: not one a runtime manages."""
+        if MANAGED_BY_RUNTIME in self._workload(name, principal).body:
+            # Not even the operator: a WAT handed out here could be carried off and spent
+            # as the runtime's agent from anywhere. The front door mints them instead.
+            raise AwsError(
+                "AccessDeniedException",
+                f"Workload identity {name} is managed by an agent runtime: the runtime mints "
+                "its workload access tokens itself, one per invocation, and hands them to its "
+                "code. An agent hosted elsewhere needs a workload identity of its own.",
+            )
         return name
 
     def wat_for_machine(self, p: dict, call: Call) -> dict:
-        name = self._workload(p["workloadName"], call.principal)
+        name = self._mintable(p["workloadName"], call.principal)
         return {"workloadAccessToken": self.tokens.mint(name, None)}
 
     def wat_for_jwt(self, p: dict, call: Call) -> dict:
-        name = self._workload(p["workloadName"], call.principal)
+        name = self._mintable(p["workloadName"], call.principal)
         issuer, subject = self.inbound.user_of(p["userToken"])
         user = user_from_jwt(issuer, subject)
         return {"workloadAccessToken": self.tokens.mint(name, user, p["userToken"])}
 
     def wat_for_user_id(self, p: dict, call: Call) -> dict:
-        name = self._workload(p["workloadName"], call.principal)
+        name = self._mintable(p["workloadName"], call.principal)
         # The id is opaque and taken on trust: only principals allowed this action (the
         # runtime, which takes it from *its* authenticated caller) may get here.
         return {"workloadAccessToken": self.tokens.mint(name, user_from_id(p["userId"]))}

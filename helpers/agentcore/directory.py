@@ -30,6 +30,9 @@ KINDS = {
     "runtime": ("runtime", "Agent runtime"),
 }
 PROVIDER_QUOTA = 50  # credential providers of one kind per account and Region
+# A lab-internal member of a workload identity's body: the ARN of the agent runtime that
+# made it with CreateAgentRuntime. AWS keeps that link to itself; no operation returns it.
+MANAGED_BY_RUNTIME = "managedByRuntime"
 
 
 @dataclass

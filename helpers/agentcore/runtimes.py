@@ -4,10 +4,11 @@ Direct code deployment, as AgentCore Runtime does it: the code zip is read from 
 lab's moto), unpacked, and its entry point started as a process of its own with the
 runtime's environment variables and its execution role's credentials
 (:mod:`helpers.agentcore.runtime_host`). Each runtime gets a workload identity of its
-own, named after the runtime id, and its ``customJWTAuthorizer`` becomes the front
-door's inbound check. Create and update answer at once with ``CREATING`` or
-``UPDATING``; the deployment goes on in the background until ``READY`` (or
-``CREATE_FAILED`` / ``UPDATE_FAILED`` with a ``failureReason``). An update is a new
+own, named after the runtime id, for which only the front door mints WATs (the data
+plane refuses them to every caller, as AWS does), and its ``customJWTAuthorizer``
+becomes the front door's inbound check. Create and update answer at once with
+``CREATING`` or ``UPDATING``; the deployment goes on in the background until ``READY``
+(or ``CREATE_FAILED`` / ``UPDATE_FAILED`` with a ``failureReason``). An update is a new
 version: the new code starts, then takes the traffic, then the old process stops. An
 update that leaves the process's inputs as they were (code, entry point, environment,
 role, protocol) and changes only the front door's part (authorizer, headers) is served
@@ -38,7 +39,7 @@ from ..processes import child_env, reap, spawn
 from ..serving import LOOPBACK, Listening, stop_together
 from . import request_headers, runtime_host
 from .custom_claims import rules_of
-from .directory import Directory, page_of
+from .directory import MANAGED_BY_RUNTIME, Directory, page_of
 from .errors import AwsError, validation_error
 from .inbound import TrustedIssuer
 from .protocol import Handler, without_call
@@ -187,10 +188,15 @@ class AgentRuntimes:
                     "ConflictException", f"An agent runtime {p['agentRuntimeName']} exists."
                 )
             runtime_id = self.id_for(p["agentRuntimeName"])
-            workload = self.directory.create("workload", runtime_id, {})
-            runtime = Runtime(
-                runtime_id, p["agentRuntimeName"], self.front_door.arn(runtime_id), workload.arn
+            arn = self.front_door.arn(runtime_id)
+            # The marker lets the data plane refuse WATs for this identity to any caller:
+            # only the front door mints them, one per invocation.
+            workload = self.directory.create(
+                "workload",
+                runtime_id,
+                {"allowedResourceOauth2ReturnUrls": [], MANAGED_BY_RUNTIME: arn},
             )
+            runtime = Runtime(runtime_id, p["agentRuntimeName"], arn, workload.arn)
             self.directory.create("runtime", runtime_id, {}, p.get("tags"))  # its tags
             runtime.versions.append(self._version(1, config, "CREATING"))
             self._runtimes[runtime_id] = runtime
