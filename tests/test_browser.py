@@ -229,12 +229,17 @@ def test_the_live_vault_viewer_shows_bobs_wat_opening_nothing_of_alices(
     live.locator("select").select_option("Bob's WAT")
     expect_text(live, "Bob's WAT opens it")  # the kernel re-read the vault for Bob's WAT
     records = live.locator("table").first.locator("tbody tr")
+    # Each record: does the WAT open it, and whose is it (workload, user)?
     opens = {
-        row.locator("td").last.inner_text(): row.locator("td").first.inner_text()
-        for row in records.all()
+        (cells[-2], cells[-1].rsplit("#", 1)[-1]): cells[0]
+        for cells in (row.locator("td").all_inner_texts() for row in records.all())
     }
-    owners = {owner.rsplit("#", 1)[-1]: says for owner, says in opens.items()}
-    assert owners["user-1-alice"] == "no" and owners["user-2-bob"] == "yes", opens
+    # Bob's WAT is the notebook agent's: it opens Bob's record of that workload, and
+    # neither Alice's records nor Bob's record of the coach.
+    assert {owner for owner, says in opens.items() if says == "yes"} == {
+        ("fitness-agent", "user-2-bob")
+    }, opens
+    assert {"user-1-alice", "user-2-bob"} <= {user for _, user in opens}, opens
     assert "Alice's WAT" not in live.locator("table").last.inner_text()
     live.locator("select").select_option("Alice's WAT")
     expect_text(live, "Alice's WAT opens it")
