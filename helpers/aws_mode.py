@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .lab_only import MODE_VAR
@@ -26,6 +26,29 @@ class AwsModeError(RuntimeError):
     """The AWS-mode configuration is missing something: the message says what and where."""
 
 
+# The course's own servers that AWS calls: runtimes read the fitness API and Stride's API,
+# and AgentCore Identity calls Stride's authorization server (discovery, token endpoint).
+# On 127.0.0.1 AWS cannot reach them: the file may name a port each binds and the URL
+# that reaches that port from the internet (an HTTPS tunnel, a reverse proxy).
+REACHABLE_SERVERS = ("fitness_api", "stride_auth", "stride_api")
+
+
+@dataclass(frozen=True)
+class Reachable:
+    """A course server on a port of this machine, and the URL AWS reaches it at."""
+
+    port: int
+    url: str
+
+
+def _port(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
+
+
+def _url(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
 @dataclass(frozen=True)
 class AwsMode:
     path: Path
@@ -33,6 +56,7 @@ class AwsMode:
     frontend_port: int
     client_secrets: dict[str, str]  # client id -> the environment variable with its secret
     principals: dict[str, str]  # the course's principal (helpers.aws.PRINCIPALS) -> profile
+    reachable: dict[str, Reachable] = field(default_factory=dict)  # see REACHABLE_SERVERS
 
     @classmethod
     def from_env(cls) -> AwsMode | None:
@@ -49,7 +73,7 @@ class AwsMode:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise AwsModeError(f"{path} is not TOML: {exc}") from None
         port = data.get("app", {}).get("frontend_port")
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        if not _port(port):
             raise AwsModeError(f"{path}: [app] frontend_port must be a port number")
         secrets = data.get("client_secrets", {})
         if not isinstance(secrets, dict) or not all(
@@ -57,16 +81,14 @@ class AwsMode:
         ):
             raise AwsModeError(f"{path}: [client_secrets] maps client ids to variable names")
         url = data.get("oidc", {}).get("discovery_url")
-        if url is not None and not (
-            isinstance(url, str) and url.startswith(("https://", "http://"))
-        ):
+        if url is not None and not _url(url):
             raise AwsModeError(f"{path}: [oidc] discovery_url must be a URL")
         principals = data.get("principals", {})
         if not isinstance(principals, dict) or not all(
             isinstance(v, str) and v for v in principals.values()
         ):
             raise AwsModeError(f"{path}: [principals] maps principals to AWS profile names")
-        return cls(path, url, port, dict(secrets), dict(principals))
+        return cls(path, url, port, dict(secrets), dict(principals), _reachable(path, data))
 
     @property
     def redirect_uri(self) -> str:
@@ -93,3 +115,21 @@ class AwsMode:
         if profile is None:
             raise AwsModeError(f"{self.path}: [principals] names no AWS profile for {principal}")
         return profile
+
+
+def _reachable(path: Path, data: dict) -> dict[str, Reachable]:
+    section = data.get("reachable_from_aws", {})
+    if not isinstance(section, dict):
+        raise AwsModeError(f"{path}: [reachable_from_aws] maps servers to a port and a URL")
+    reachable = {}
+    for name, entry in section.items():
+        if name not in REACHABLE_SERVERS:
+            known = ", ".join(REACHABLE_SERVERS)
+            raise AwsModeError(f"{path}: [reachable_from_aws] {name}: not one of {known}")
+        if not (isinstance(entry, dict) and _port(entry.get("port")) and _url(entry.get("url"))):
+            raise AwsModeError(
+                f"{path}: [reachable_from_aws] {name} needs a port number and a URL,"
+                ' e.g. {port = 8401, url = "https://fitness-api.example.net"}'
+            )
+        reachable[name] = Reachable(entry["port"], entry["url"].rstrip("/"))
+    return reachable

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from . import aws, lab_only, skipped_imports
-from .aws_mode import AwsMode, AwsModeError
+from .aws_mode import REACHABLE_SERVERS, AwsMode, AwsModeError
 from .browser import ScriptedBrowser
 from .cast import agent, fitness_api
 from .cast.frontend import Frontend
@@ -78,9 +78,14 @@ class Lab:
         # In AWS mode the provider and AWS are elsewhere: the kernel runs the app alone.
         self.aws_mode = aws_mode
         names = ("frontend", "agent", "fitness_api") if aws_mode else SERVICES
+        reachable = aws_mode.reachable if aws_mode else {}
         port = {"frontend": aws_mode.frontend_port} if aws_mode else {}
+        if "fitness_api" in reachable:  # runtimes on AWS read it: the port AWS reaches
+            port["fitness_api"] = reachable["fitness_api"].port
         self._servers = {name: BackgroundServer(name, port.get(name, 0)) for name in names}
         urls = {name: s.url for name, s in self._servers.items()}
+        if "fitness_api" in reachable:
+            urls["fitness_api"] = reachable["fitness_api"].url
         issuer = _issuer_of(aws_mode.oidc_discovery_url()) if aws_mode else urls.pop("idp")
         self.urls = Endpoints(issuer=issuer, **urls)
         self.idp = None if aws_mode else IdentityProvider(self.urls.issuer, self.clock, seed.REALM)
@@ -254,7 +259,7 @@ class Lab:
         server (helpers.stride): started the first time a notebook uses it."""
         from .stride import Stride
 
-        return Stride(self.clock, self.horizon)
+        return Stride(self.clock, self.horizon, self.aws_mode.reachable if self.aws_mode else {})
 
     # -- lifecycle --------------------------------------------------------------------
     def stop(self) -> None:
@@ -322,12 +327,23 @@ def start_lab(agentcore: bool = False, state_dir: Path | None = None, openbao: b
         aws_mode=AwsMode.from_env(),
     )
     _current.export_env()
+    _warn_of_unreachable_servers(_current.aws_mode)
     shell = _ipython_shell()
     if shell is not None:
         _explain_refused_connections(shell)
         _stop_when_the_kernel_shuts_down(shell)
         lab_only.install(shell)
     return _current
+
+
+def _warn_of_unreachable_servers(mode: AwsMode | None) -> None:
+    """One line when runtimes on AWS would call servers of the app on 127.0.0.1."""
+    missing = [name for name in REACHABLE_SERVERS if mode and name not in mode.reachable]
+    if missing:
+        print(
+            f"AWS mode: AWS cannot reach {', '.join(missing)} on 127.0.0.1; give each a port"
+            f" and a URL in [reachable_from_aws] of {mode.path} (README.md, AWS mode)"
+        )
 
 
 def _issuer_of(discovery_url: str) -> str:

@@ -9,8 +9,10 @@ redirect URI its authorization codes go to) and asks the athlete to consent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .aws_mode import Reachable
 from .cast import stride_api
 from .cast.resource_server import ResourceServer
 from .clock import LabClock
@@ -53,10 +55,19 @@ class StrideApp:
 class Stride:
     """Stride's authorization server and API, running; stop with :meth:`stop`."""
 
-    def __init__(self, clock: LabClock, horizon: Horizon) -> None:
+    def __init__(
+        self, clock: LabClock, horizon: Horizon, reachable: Mapping[str, Reachable] = {}
+    ) -> None:
+        """``reachable``: where AWS reaches Stride's two servers (helpers.aws_mode), if
+        anywhere; its issuer and API then have those URLs, as Stride's own would."""
         self.horizon = horizon
-        self._servers = {"as": BackgroundServer("stride-as"), "api": BackgroundServer("stride-api")}
-        self.issuer = self._servers["as"].url
+        auth, api = reachable.get("stride_auth"), reachable.get("stride_api")
+        self._servers = {
+            "as": BackgroundServer("stride-as", auth.port if auth else 0),
+            "api": BackgroundServer("stride-api", api.port if api else 0),
+        }
+        self.issuer = auth.url if auth else self._servers["as"].url
+        self._api_url = api.url if api else self._servers["api"].url
         self.idp = IdentityProvider(self.issuer, clock, REALM)
         for athlete in ATHLETES:
             self.idp.store.add_user(athlete)
@@ -83,7 +94,7 @@ class Stride:
 
     @property
     def activities_url(self) -> str:
-        return self._servers["api"].url + stride_api.ACTIVITIES_PATH
+        return self._api_url + stride_api.ACTIVITIES_PATH
 
     # -- the developer settings page ---------------------------------------------
     def register_app(self, name: str) -> StrideApp:

@@ -10,6 +10,7 @@ variables and the AWS-mode configuration file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
@@ -22,11 +23,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import requests
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 from helpers import aws
-from helpers.aws_mode import AwsMode, AwsModeError
+from helpers.aws_mode import REACHABLE_SERVERS, AwsMode, AwsModeError
+from helpers.cast.fitness_api import ACTIVITIES_PATH
+from helpers.lab import Lab, _warn_of_unreachable_servers
 from helpers.lab_only import LAB_ONLY, MARKER, MODE_VAR, TAG, lab_only_uses
 from helpers.serving import ports_to_bind_later
 
@@ -133,11 +137,18 @@ def test_a_lab_only_cell_is_one_line_in_aws_mode(monkeypatch: pytest.MonkeyPatch
 
 
 def write_config(path: Path, port: int, discovery_url: str | None = None) -> None:
+    """The file, with the servers AWS calls reached as ``localhost`` on the ports after
+    ``port``: another name than the 127.0.0.1 they bind, as a tunnel's would be."""
     oidc = f'[oidc]\ndiscovery_url = "{discovery_url}"\n' if discovery_url else ""
     names = "".join(f'{client} = "{secret_variable(client)}"\n' for client in CLIENTS)
     profiles = "".join(f'{name} = "lab-{name}"\n' for name in aws.PRINCIPALS)
+    reachable = "".join(
+        f'{name} = {{port = {p}, url = "http://localhost:{p}"}}\n'
+        for p, name in enumerate(REACHABLE_SERVERS, start=port + 1)
+    )
     path.write_text(
         f"{oidc}[app]\nfrontend_port = {port}\n[client_secrets]\n{names}[principals]\n{profiles}"
+        f"[reachable_from_aws]\n{reachable}"
     )
 
 
@@ -178,7 +189,7 @@ def external_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dic
     made, and the next one makes some of it again under the same names."""
     work = tmp_path_factory.mktemp("aws-mode")
     config, credentials = work / "aws-mode.toml", work / "credentials"
-    port = ports_to_bind_later()
+    port = ports_to_bind_later(1 + len(REACHABLE_SERVERS))
     write_config(config, port)
     write_credentials(credentials)
     client_secrets = {secret_variable(c): secrets.token_urlsafe(24) for c in CLIENTS}
@@ -237,6 +248,15 @@ def test_the_notebook_runs_in_aws_mode_against_the_lab_as_a_process(
         ("[app]\nfrontend_port = 8400\n[oidc]\ndiscovery_url = 3\n", "must be a URL"),
         ("[app\n", "is not TOML"),
         ("[app]\nfrontend_port = 8400\n[client_secrets]\nx = 5\n", "maps client ids"),
+        (
+            '[app]\nfrontend_port = 8400\n[reachable_from_aws]\nidp = {port = 1, url = "https://x"}\n',
+            "idp: not one of fitness_api, stride_auth, stride_api",
+        ),
+        (
+            "[app]\nfrontend_port = 8400\n[reachable_from_aws]\nfitness_api = {port = 8401}\n",
+            "fitness_api needs a port number and a URL",
+        ),
+        ("reachable_from_aws = 3\n[app]\nfrontend_port = 8400\n", "maps servers to a port"),
     ],
 )
 def test_a_wrong_configuration_says_what_is_wrong(tmp_path: Path, text: str, error: str) -> None:
@@ -244,6 +264,46 @@ def test_a_wrong_configuration_says_what_is_wrong(tmp_path: Path, text: str, err
     config.write_text(text)
     with pytest.raises(AwsModeError, match=error):
         AwsMode.load(config)
+
+
+def test_the_servers_aws_calls_answer_at_the_urls_the_file_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Lab() as provider:  # the OIDC provider, here the lab's IdP
+        port = ports_to_bind_later(1 + len(REACHABLE_SERVERS))
+        config = tmp_path / "aws-mode.toml"
+        write_config(config, port, provider.urls.discovery)
+        for client in CLIENTS:
+            monkeypatch.setenv(secret_variable(client), "s3cret")
+        with Lab(aws_mode=AwsMode.load(config)) as lab:
+            api = f"http://localhost:{port + 1}"
+            assert lab.urls.fitness_api == api  # what the notebooks hand to runtimes
+            refused = requests.get(api + ACTIVITIES_PATH, timeout=5)
+            assert refused.status_code == 401
+            assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+            stride = lab.stride
+            assert stride.issuer == f"http://localhost:{port + 2}"
+            document = requests.get(stride.discovery, timeout=5).json()
+            assert document["issuer"] == stride.issuer
+            assert document["token_endpoint"].startswith(stride.issuer + "/")
+            assert stride.activities_url.startswith(f"http://localhost:{port + 3}/")
+            assert requests.get(stride.activities_url, timeout=5).status_code == 401
+
+
+def test_starting_the_lab_names_the_servers_aws_cannot_reach(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "aws-mode.toml"
+    write_config(config, 8400)
+    whole = AwsMode.load(config)
+    _warn_of_unreachable_servers(whole)
+    _warn_of_unreachable_servers(None)  # the lab: every server is the lab's
+    assert capsys.readouterr().out == ""
+    partial = dataclasses.replace(whole, reachable={"fitness_api": whole.reachable["fitness_api"]})
+    _warn_of_unreachable_servers(partial)
+    said = capsys.readouterr().out
+    assert said.startswith("AWS mode: AWS cannot reach stride_auth, stride_api on 127.0.0.1")
+    assert said.count("\n") == 1
 
 
 def test_a_secret_comes_from_the_variable_the_file_names(
