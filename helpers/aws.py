@@ -16,9 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .aws_mode import AwsMode, AwsModeError
+from .stopped import OneLine
 
 if TYPE_CHECKING:  # imported where used: agents read this module's names, not boto3
     import botocore.session
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # imported where used: agents read this module's names, not b
 
     from .serving import BackgroundServer
 
+T = TypeVar("T")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account: a lab running alone has this one
 
@@ -396,3 +398,36 @@ def wait_for_runtime(control: BaseClient, runtime_id: str, timeout_s: float = 12
         if time.monotonic() > deadline:
             raise TimeoutError(f"{runtime_id} still {runtime['status']} after {timeout_s:.0f} s")
         time.sleep(0.1)
+
+
+class NotYet(OneLine):
+    """What AWS had still not made true when the wait ran out, said in one line."""
+
+
+def until(
+    attempt: Callable[[], T],
+    done: Callable[[T], bool],
+    *,
+    what: str,
+    timeout_s: float = 300.0,
+    every_s: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``attempt()``, again every ``every_s`` until ``done`` accepts its result: that result.
+
+    For what AWS makes true eventually, not at once: a KMS key's new state takes seconds, at
+    times minutes, to reach all of KMS (the KMS Developer Guide, "AWS KMS eventual
+    consistency"). The lab is consistent at once, so there the first attempt is the answer
+    and nothing is printed; on AWS one line says that it waits. :class:`NotYet` if
+    ``timeout_s`` runs out, with the last result.
+    """
+    result = attempt()
+    if done(result):
+        return result
+    print(f"Waiting up to {timeout_s:.0f} s for {what}: AWS applies the change eventually…")
+    for _ in range(max(1, round(timeout_s / every_s))):
+        sleep(every_s)
+        result = attempt()
+        if done(result):
+            return result
+    raise NotYet(f"Gave up waiting for {what} after {timeout_s:.0f} s; the last answer: {result}")
