@@ -15,6 +15,7 @@ the lab: its IdP registers the same clients with the same secrets and redirect U
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,11 @@ class AwsModeError(RuntimeError):
 # On 127.0.0.1 AWS cannot reach them: the file may name a port each binds and the URL
 # that reaches that port from the internet (an HTTPS tunnel, a reverse proxy).
 REACHABLE_SERVERS = ("fitness_api", "stride_auth", "stride_api")
+
+# The wheels a runtime's code zip carries (helpers.cast.deployable): AgentCore Runtime
+# runs Linux on Graviton (arm64) unless the file's [runtime_code] platform says otherwise.
+RUNTIME_PLATFORM = "manylinux2014_aarch64"
+_WHEEL_PLATFORM = re.compile(r"manylinux(1|2010|2014|_\d+_\d+)_(aarch64|x86_64)")
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class AwsMode:
     client_secrets: dict[str, str]  # client id -> the environment variable with its secret
     principals: dict[str, str]  # the course's principal (helpers.aws.PRINCIPALS) -> profile
     reachable: dict[str, Reachable] = field(default_factory=dict)  # see REACHABLE_SERVERS
+    runtime_platform: str = RUNTIME_PLATFORM  # pip's --platform for the runtimes' code
 
     @classmethod
     def from_env(cls) -> AwsMode | None:
@@ -88,7 +95,8 @@ class AwsMode:
             isinstance(v, str) and v for v in principals.values()
         ):
             raise AwsModeError(f"{path}: [principals] maps principals to AWS profile names")
-        return cls(path, url, port, dict(secrets), dict(principals), _reachable(path, data))
+        reachable, platform = _reachable(path, data), _runtime_platform(path, data)
+        return cls(path, url, port, dict(secrets), dict(principals), reachable, platform)
 
     @property
     def redirect_uri(self) -> str:
@@ -133,3 +141,14 @@ def _reachable(path: Path, data: dict) -> dict[str, Reachable]:
             )
         reachable[name] = Reachable(entry["port"], entry["url"].rstrip("/"))
     return reachable
+
+
+def _runtime_platform(path: Path, data: dict) -> str:
+    section = data.get("runtime_code", {})
+    platform = section.get("platform", RUNTIME_PLATFORM) if isinstance(section, dict) else None
+    if not (isinstance(platform, str) and _WHEEL_PLATFORM.fullmatch(platform)):
+        raise AwsModeError(
+            f"{path}: [runtime_code] platform must be a Linux wheel platform for arm64 or"
+            f" x86_64, such as {RUNTIME_PLATFORM}"
+        )
+    return platform

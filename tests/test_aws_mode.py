@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import platform
 import re
 import secrets
 import shlex
@@ -44,6 +45,8 @@ IN_AWS_MODE = [p.stem for p in NOTEBOOKS]
 # as lab.client_secret raises in AWS mode for a client the file does not name.
 CLIENTS = ["fitness-frontend", "fitness-agent", "fitness-api", "agentcore-outbound", "fitness-mcp"]
 SKIPPED = "Skipped in AWS mode (lab-only): "
+# The lab's runtimes run the code zips on this machine's Python: wheels for its Linux.
+THIS_MACHINE = f"manylinux2014_{platform.machine().replace('arm64', 'aarch64')}"
 
 
 def code_cells(path: Path) -> list[tuple[int, nbformat.NotebookNode]]:
@@ -149,6 +152,7 @@ def write_config(path: Path, port: int, discovery_url: str | None = None) -> Non
     path.write_text(
         f"{oidc}[app]\nfrontend_port = {port}\n[client_secrets]\n{names}[principals]\n{profiles}"
         f"[reachable_from_aws]\n{reachable}"
+        f'[runtime_code]\nplatform = "{THIS_MACHINE}"\n'
     )
 
 
@@ -257,6 +261,10 @@ def test_the_notebook_runs_in_aws_mode_against_the_lab_as_a_process(
             "fitness_api needs a port number and a URL",
         ),
         ("reachable_from_aws = 3\n[app]\nfrontend_port = 8400\n", "maps servers to a port"),
+        (
+            '[app]\nfrontend_port = 8400\n[runtime_code]\nplatform = "win_amd64"\n',
+            "platform must be a Linux wheel platform for arm64 or x86_64",
+        ),
     ],
 )
 def test_a_wrong_configuration_says_what_is_wrong(tmp_path: Path, text: str, error: str) -> None:
