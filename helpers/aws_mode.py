@@ -99,8 +99,15 @@ class AwsMode:
         return cls(path, url, port, dict(secrets), dict(principals), reachable, platform)
 
     @property
+    def frontend_url(self) -> str:
+        """The frontend, as the learner's browser and the provider know it. It binds
+        127.0.0.1, but is named ``localhost``: the one plain-HTTP redirect URI every
+        common provider accepts (Cognito, for one, requires HTTPS for any other)."""
+        return f"http://localhost:{self.frontend_port}"
+
+    @property
     def redirect_uri(self) -> str:
-        return f"http://127.0.0.1:{self.frontend_port}/callback"
+        return f"{self.frontend_url}/callback"
 
     def oidc_discovery_url(self) -> str:
         if self.discovery_url is None:

@@ -86,6 +86,8 @@ class Lab:
         urls = {name: s.url for name, s in self._servers.items()}
         if "fitness_api" in reachable:
             urls["fitness_api"] = reachable["fitness_api"].url
+        if aws_mode:
+            urls["frontend"] = aws_mode.frontend_url
         issuer = _issuer_of(aws_mode.oidc_discovery_url()) if aws_mode else urls.pop("idp")
         self.urls = Endpoints(issuer=issuer, **urls)
         self.idp = None if aws_mode else IdentityProvider(self.urls.issuer, self.clock, seed.REALM)

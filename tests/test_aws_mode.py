@@ -284,6 +284,14 @@ def test_the_servers_aws_calls_answer_at_the_urls_the_file_gives(
         for client in CLIENTS:
             monkeypatch.setenv(secret_variable(client), "s3cret")
         with Lab(aws_mode=AwsMode.load(config)) as lab:
+            # The frontend is localhost too: the plain-HTTP redirect URI providers accept.
+            assert lab.urls.frontend == f"http://localhost:{port}"
+            login = requests.get(lab.urls.frontend + "/login", allow_redirects=False, timeout=5)
+            assert login.headers["Location"].startswith(provider.urls.issuer)
+            assert (
+                f"redirect_uri=http%3A%2F%2Flocalhost%3A{port}%2Fcallback"
+                in login.headers["Location"]
+            )
             api = f"http://localhost:{port + 1}"
             assert lab.urls.fitness_api == api  # what the notebooks hand to runtimes
             refused = requests.get(api + ACTIVITIES_PATH, timeout=5)
