@@ -980,3 +980,30 @@ def test_the_runtimes_code_spends_the_wat_its_front_door_minted(lab: Lab, manage
         assert json.loads(answer["response"].read())["api_key"] == key
     finally:
         control.delete_api_key_credential_provider(name="runtime-weather")
+
+
+def test_runtimes_of_one_zip_share_its_unpacked_files_not_what_their_code_writes(
+    lab: Lab,
+) -> None:
+    control = client(lab, "bedrock-agentcore-control")
+    writes = io.BytesIO()
+    with zipfile.ZipFile(writes, "w") as archive:
+        marks = "import os, pathlib\npathlib.Path(os.environ['GREETING']).touch()\n"
+        archive.writestr("main.py", marks + "VERSION = 'marks'\n" + AGENT_CODE)
+    code = artifact(upload(lab, "marks.zip", writes.getvalue()))
+    folders = {}
+    for name in ("twin_a", "twin_b"):
+        made = control.create_agent_runtime(
+            agentRuntimeName=name,
+            agentRuntimeArtifact=code,
+            roleArn=role(lab),
+            environmentVariables={"GREETING": name},
+        )
+        wait_for(control, made["agentRuntimeId"], "READY")
+        folders[name] = lab.agentcore.state_dir / "runtimes" / made["agentRuntimeId"] / "v1"
+    a, b = folders["twin_a"], folders["twin_b"]
+    assert (a / "main.py").stat().st_ino == (b / "main.py").stat().st_ino  # unpacked once
+    assert (a / "twin_a").exists() and not (a / "twin_b").exists()
+    assert (b / "twin_b").exists() and not (b / "twin_a").exists()
+    for folder in (a, b):
+        control.delete_agent_runtime(agentRuntimeId=folder.parent.name)

@@ -24,10 +24,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import zipfile
 from collections.abc import Callable
@@ -337,9 +339,7 @@ class AgentRuntimes:
             # headers), so the running process serves it.
             return running
         code_dir = self.code_root / runtime.id / f"v{version.number}"
-        code_dir.mkdir(parents=True)
-        with zipfile.ZipFile(io.BytesIO(archive)) as unpacked:
-            unpacked.extractall(code_dir)
+        self._unpack(archive, code_dir)
         if not (code_dir / entry).is_file():
             raise FileNotFoundError(f"the entry point {entry} is not in the code zip")
         process = RuntimeProcess(runtime.id, code_dir, entry, env, inputs)
@@ -363,6 +363,26 @@ class AgentRuntimes:
             with self._lock:
                 self._starting.discard(process)
         return process
+
+    def _unpack(self, archive: bytes, code_dir: Path) -> None:
+        """Each version gets a folder of its own, linked to the zip unpacked once.
+
+        A zip that carries its dependencies (AWS mode's) holds thousands of files: unpacking
+        it for every version and notebook cost seconds each; hard links cost milliseconds.
+        What the code writes in its folder stays that version's.
+        """
+        unpacked = self.code_root / ".unpacked" / hashlib.sha256(archive).hexdigest()
+        if not unpacked.is_dir():
+            unpacked.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=unpacked.parent))
+            with zipfile.ZipFile(io.BytesIO(archive)) as members:
+                members.extractall(staging)
+            try:
+                staging.rename(unpacked)
+            except OSError:  # another deployment of the same zip unpacked it meanwhile
+                shutil.rmtree(staging, ignore_errors=True)
+        code_dir.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(unpacked, code_dir, copy_function=os.link)
 
     def _code_zip(self, location: dict) -> bytes:
         try:
