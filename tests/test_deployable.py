@@ -24,6 +24,10 @@ from helpers.cast import deployable
 from helpers.cast.deployable import code_zip
 from helpers.lab_only import MODE_VAR
 
+# AWS mode's zips: CI's second pass, about state shared between files, leaves them out
+# with the rest of AWS mode (each build is pip's, into a cache of this module's own).
+pytestmark = pytest.mark.aws_mode
+
 KINDS = ("coach", "mcp", "weather")
 HERE = f"manylinux2014_{platform.machine()}"  # this machine's Linux, for its Python to run
 on_linux = pytest.mark.skipif(sys.platform != "linux", reason="runs a zip built for Linux")
