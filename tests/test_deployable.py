@@ -2,8 +2,8 @@
 entry point imports, so that a Python with nothing but its standard library runs it.
 
 The AWS-mode zips are built for this machine's Linux, whose Python then runs them, and
-need PyPI (pip's own cache makes later builds quicker). One build per kind serves the
-whole module, in a cache of its own.
+need PyPI. One build per kind serves the whole module, from the user's cache: the one the
+AWS-mode notebooks (tests/test_aws_mode.py) fill, so whichever comes second reuses it.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import io
 import platform
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from helpers.cast.deployable import code_zip
 from helpers.lab_only import MODE_VAR
 
 # AWS mode's zips: CI's second pass, about state shared between files, leaves them out
-# with the rest of AWS mode (each build is pip's, into a cache of this module's own).
+# with the rest of AWS mode (its builds are pip's, and shared with AWS mode's notebooks).
 pytestmark = pytest.mark.aws_mode
 
 KINDS = ("coach", "mcp", "weather")
@@ -79,7 +81,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     work = tmp_path_factory.mktemp("deployable")
     config = work / "aws-mode.toml"
     config.write_text(f'[app]\nfrontend_port = 8400\n[runtime_code]\nplatform = "{HERE}"\n')
-    built = Built(config, work / "cache", {})
+    built = Built(config, deployable.CACHE, {})
     with pytest.MonkeyPatch.context() as patch:
         in_aws_mode(patch, built)
         built.zips.update({kind: code_zip(kind) for kind in KINDS})
@@ -152,7 +154,30 @@ def test_a_failed_pip_says_why_in_one_line(
     said = capsys.readouterr().out
     assert said.startswith("vendoring weather.zip's dependencies for Linux/arm64, once")
     assert said.count("\n") == 1
-    assert list((tmp_path / "cache").iterdir()) == []  # nothing half-built is kept
+    kept = [p.name for p in (tmp_path / "cache").iterdir() if p.name != ".locks"]
+    assert kept == []  # nothing half-built is kept
+
+
+def test_two_builds_of_one_zip_at_once_run_pip_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "aws-mode.toml"
+    config.write_text("[app]\nfrontend_port = 8400\n")
+    in_aws_mode(monkeypatch, Built(config, tmp_path / "cache", {}))
+    runs = []
+
+    def slow_pip(args: list[str], what: str) -> None:  # installs one empty package, slowly
+        runs.append(what)
+        time.sleep(0.3)
+        package = Path(args[args.index("--target") + 1], "vendored")
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+
+    monkeypatch.setattr(deployable, "_pip", slow_pip)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(lambda _: code_zip("weather"), range(2))
+    assert runs == ["vendoring weather.zip"]
+    assert first == second and "vendored/__init__.py" in names(first)
 
 
 def test_runtimes_code_is_for_graviton_unless_the_file_says_otherwise(tmp_path: Path) -> None:

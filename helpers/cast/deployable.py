@@ -13,6 +13,8 @@ list, platform and lock: its result waits, zipped, in the user's cache directory
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from platformdirs import user_cache_dir
@@ -100,8 +103,21 @@ def _vendored(kind: str, platform: str) -> Path:
     key = hashlib.sha256(json.dumps([install, lock]).encode()).hexdigest()[:16]
     entry = CACHE / f"{kind}-{platform}-{key}"
     if not (entry / "packages.zip").is_file():
-        _build(kind, platform, install, entry)
+        with _one_build_at_a_time(entry):
+            if not (entry / "packages.zip").is_file():  # else built while this one waited
+                _build(kind, platform, install, entry)
     return entry / "packages.zip"
+
+
+@contextlib.contextmanager
+def _one_build_at_a_time(entry: Path) -> Iterator[None]:
+    """Processes that need the same build (a kernel and a test worker, say) wait for the
+    first one's instead of running pip beside it. The OS drops the lock with its holder."""
+    locks = CACHE / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / entry.name, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _build(kind: str, platform: str, install: list[str], entry: Path) -> None:
