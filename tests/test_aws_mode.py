@@ -348,4 +348,5 @@ def test_the_readmes_file_names_every_client_and_principal_the_course_uses(
     mode = AwsMode.load(config)
     assert set(mode.client_secrets) == set(CLIENTS)
     assert set(mode.principals) == set(aws.PRINCIPALS)
+    assert set(mode.reachable) == set(REACHABLE_SERVERS)  # every server AWS calls
     assert mode.oidc_discovery_url().endswith("/.well-known/openid-configuration")
