@@ -116,10 +116,12 @@ class ScriptedBrowser:
         form nor the way back raises :class:`NotScriptable`."""
         first_hop = len(self.history)
         page = self.visit(start_url, stop_at=stop_at)
-        form = _login_form(_soup(page))
+        soup = _soup(page)
+        form = _login_form(soup)
         if form is not None:
             page = self._log_in(page, form, username, password, stop_at)
-        control = _consent_control(_soup(page), consent)
+            soup = _soup(page)
+        control = _consent_control(soup, consent)
         if control is not None:
             page = self._send(page, control.find_parent("form"), {}, control, stop_at)
         if not (page.is_redirect or self._came_back(first_hop)):

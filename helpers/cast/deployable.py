@@ -127,17 +127,13 @@ def _build(kind: str, platform: str, install: list[str], entry: Path) -> None:
         f"pip install {' '.join(REQUIREMENTS[kind])}",
         flush=True,
     )
-    CACHE.mkdir(parents=True, exist_ok=True)
+    # CACHE exists: the build's lock lives in it. No other build of entry runs meanwhile.
     with tempfile.TemporaryDirectory(prefix=".building-", dir=CACHE) as building:
         staged = Path(building, entry.name)
         packages = staged / "packages"
         _pip([*install, "--target", str(packages), "-c", str(LOCK)], f"vendoring {kind}.zip")
         (staged / "packages.zip").write_bytes(_zipped(packages, "*"))
-        try:
-            staged.rename(entry)  # whole or not at all, should pip or Python be stopped
-        except OSError:
-            if not (entry / "packages.zip").is_file():  # else another process was first
-                raise
+        staged.rename(entry)  # whole or not at all, should pip or Python be stopped
 
 
 def _pip(args: list[str], what: str) -> None:
