@@ -413,10 +413,10 @@ def _let_the_kernel_finish_its_shutdown_reply() -> None:
     """ipykernel (7.4) answers a shutdown request on its control thread, then flushes
     output through its IOPub thread, while the main thread exits and, in a later exit
     hook, stops that IOPub thread. When the stop wins, the control thread's flush waits
-    out its 10 s timeout, and Jupyter kills the kernel after 2.5 s: JupyterLab, nbclient
-    and the benchmark waited that long for 3 to 6 kernels in 10 with a lab running (nbval kills
-    its kernels outright and never waits). The control thread ends as soon as its flush is
-    done, so wait for that here, briefly.
+    out its 10 s timeout, and Jupyter kills the kernel after 2.5 s. nbclient (the
+    benchmark's runner) waited that long for 3 to 6 kernels in 10 with a lab running;
+    JupyterLab shuts kernels down the same way, nbval kills them outright. The control
+    thread ends as soon as its flush is done, so wait for that here, briefly.
     """
     kernelapp = sys.modules.get("ipykernel.kernelapp")
     if kernelapp is None or not kernelapp.IPKernelApp.initialized():
