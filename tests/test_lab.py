@@ -346,9 +346,9 @@ def test_a_kernel_shut_down_by_jupyter_stops_its_lab_and_its_agents() -> None:
 
 def test_a_kernel_with_a_lab_exits_by_itself_when_asked_to_shut_down() -> None:
     """Jupyter asks, waits 2.5 s, then terminates: a kernel that needs the SIGTERM costs
-    every notebook run those seconds. ipykernel's own shutdown races with its exit (the
-    lab waits it out, helpers.lab); kernels shut down as nbclient does lost
-    that race in 3 to 6 runs of 10 with a lab running, so a few runs show it."""
+    its notebook run those seconds. ipykernel's own shutdown races with its exit (the lab
+    waits it out, helpers.lab); kernels shut down as nbclient does lost that race in 3 to
+    6 runs of 10 with a lab running, so a few runs show it."""
     import nbformat
     from nbclient import NotebookClient
 
